@@ -1,0 +1,1 @@
+"""Accounts, API tokens, users with legacy global keys, and permission groups."""

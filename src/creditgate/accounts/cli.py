@@ -1,0 +1,94 @@
+"""`creditgate accounts|tokens|users …`"""
+
+from __future__ import annotations
+
+import click
+
+from creditgate.accounts import service
+from creditgate.accounts.permissions import parse_groups
+from creditgate.cli import emit, fail, runtime_from_env
+
+
+@click.group()
+def accounts() -> None:
+    """Create accounts."""
+
+
+@accounts.command("create")
+@click.option("--name", default="", help="display name")
+@click.option("--json", "as_json", is_flag=True, help="print {\"id\": …}")
+def create_account(name: str, as_json: bool) -> None:
+    runtime = runtime_from_env()
+    with runtime.db.write() as conn:
+        account_id = service.create_account(conn, name=name, now_ms=runtime.clock.now_ms())
+    emit(as_json, {"id": account_id}, account_id)
+
+
+@click.group()
+def tokens() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@tokens.command("create")
+@click.option("--account", "account_id", required=True, help="account id (32 hex)")
+@click.option("--permission", "permissions", multiple=True,
+              help="permission group, repeatable (default: all four)")
+@click.option("--name", default="api token")
+@click.option("--json", "as_json", is_flag=True)
+def create_token(account_id: str, permissions: tuple[str, ...], name: str, as_json: bool) -> None:
+    try:
+        groups = parse_groups(list(permissions))
+    except ValueError as exc:
+        fail(str(exc))
+    runtime = runtime_from_env()
+    with runtime.db.write() as conn:
+        if not service.account_exists(conn, account_id):
+            fail(f"no account {account_id}; create one with `creditgate accounts create`")
+        token = service.create_token(conn, account_id=account_id, permissions=groups or None,
+                                     name=name, now_ms=runtime.clock.now_ms())
+    emit(as_json, {"id": token.id, "token": token.secret, "permissions": token.permissions},
+         token.secret)
+
+
+@tokens.command("list")
+@click.option("--account", "account_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def list_tokens(account_id: str, as_json: bool) -> None:
+    runtime = runtime_from_env()
+    with runtime.db.read() as conn:
+        rows = service.list_tokens(conn, account_id=account_id)
+    text = "\n".join(f"{r['id']}  {r['status']:8}  {', '.join(r['permissions'])}  {r['name']}"
+                     for r in rows) or "no tokens"
+    emit(as_json, {"tokens": rows}, text)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@click.option("--json", "as_json", is_flag=True)
+def revoke_token(token_id: str, as_json: bool) -> None:
+    runtime = runtime_from_env()
+    with runtime.db.write() as conn:
+        revoked = service.revoke_token(conn, token_id=token_id, now_ms=runtime.clock.now_ms())
+    if not revoked:
+        fail(f"no active token {token_id} (see `creditgate tokens list --account …`)")
+    emit(as_json, {"id": token_id, "status": "revoked"}, f"revoked {token_id}")
+
+
+@click.group()
+def users() -> None:
+    """Users with a global API key (legacy X-Auth-Email + X-Auth-Key)."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--account", "account_ids", multiple=True, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def create_user(email: str, account_ids: tuple[str, ...], as_json: bool) -> None:
+    runtime = runtime_from_env()
+    with runtime.db.write() as conn:
+        for account_id in account_ids:
+            if not service.account_exists(conn, account_id):
+                fail(f"no account {account_id}")
+        user_id, key = service.create_user(conn, email=email, account_ids=list(account_ids),
+                                           now_ms=runtime.clock.now_ms())
+    emit(as_json, {"id": user_id, "email": email, "key": key}, key)

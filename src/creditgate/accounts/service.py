@@ -1,0 +1,122 @@
+"""Accounts, API tokens and users: create, verify, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from creditgate.accounts.permissions import ALL_GROUPS
+from creditgate.accounts.tables import account_members, accounts, api_tokens, users
+from creditgate.kernel.ids import new_hex_id, new_secret
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token (one account) or a user with a global key (its accounts)."""
+
+    kind: str  # "token" or "user"
+    id: str
+    account_ids: frozenset[str]
+    permissions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewToken:
+    id: str
+    secret: str
+    account_id: str
+    permissions: list[str]
+
+
+def create_account(conn: Connection, *, name: str, now_ms: int) -> str:
+    """Create an account with a zero balance; return its 32-hex id."""
+    account_id = new_hex_id()
+    conn.execute(insert(accounts).values(id=account_id, name=name, created_ms=now_ms,
+                                         balance_microcents=0))
+    return account_id
+
+
+def account_exists(conn: Connection, account_id: str) -> bool:
+    query = select(accounts.c.id).where(accounts.c.id == account_id)
+    return conn.execute(query).first() is not None
+
+
+def create_token(conn: Connection, *, account_id: str, permissions: list[str] | None,
+                 name: str, now_ms: int) -> NewToken:
+    """Create an API token; the secret is returned once and only its hash is kept."""
+    groups = list(permissions or ALL_GROUPS)
+    token = NewToken(id=new_hex_id(), secret=new_secret(40), account_id=account_id,
+                     permissions=groups)
+    conn.execute(insert(api_tokens).values(
+        id=token.id, account_id=account_id, name=name, secret_sha256=_sha256(token.secret),
+        permissions="\n".join(groups), created_ms=now_ms,
+    ))
+    return token
+
+
+def list_tokens(conn: Connection, *, account_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.permissions,
+               api_tokens.c.created_ms, api_tokens.c.revoked_ms)
+        .where(api_tokens.c.account_id == account_id).order_by(api_tokens.c.created_ms)
+    ).mappings()
+    return [
+        {"id": r["id"], "name": r["name"], "permissions": r["permissions"].split("\n"),
+         "created_ms": r["created_ms"],
+         "status": "revoked" if r["revoked_ms"] is not None else "active"}
+        for r in rows
+    ]
+
+
+def revoke_token(conn: Connection, *, token_id: str, now_ms: int) -> bool:
+    """Revoke a token; False when there is no such active token."""
+    result = conn.execute(
+        update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_ms.is_(None))
+        .values(revoked_ms=now_ms)
+    )
+    return result.rowcount == 1
+
+
+def principal_for_token(conn: Connection, secret: str) -> Principal | None:
+    digest = _sha256(secret)
+    row = conn.execute(
+        select(api_tokens).where(api_tokens.c.secret_sha256 == digest)
+    ).mappings().first()
+    if row is None or row["revoked_ms"] is not None:
+        return None
+    if not hmac.compare_digest(row["secret_sha256"], digest):
+        return None
+    return Principal("token", row["id"], frozenset({row["account_id"]}),
+                     frozenset(row["permissions"].split("\n")))
+
+
+def create_user(conn: Connection, *, email: str, account_ids: list[str],
+                now_ms: int) -> tuple[str, str]:
+    """Create a user with a global API key for the legacy X-Auth-Email/X-Auth-Key scheme."""
+    user_id = new_hex_id()
+    key = new_secret(37).lower()
+    conn.execute(insert(users).values(id=user_id, email=email.lower(),
+                                      api_key_sha256=_sha256(key), created_ms=now_ms))
+    for account_id in account_ids:
+        conn.execute(insert(account_members).values(user_id=user_id, account_id=account_id))
+    return user_id, key
+
+
+def principal_for_global_key(conn: Connection, email: str, key: str) -> Principal | None:
+    row = conn.execute(select(users).where(users.c.email == email.lower())).mappings().first()
+    # Compare even when the user is unknown, so timing does not reveal which emails exist.
+    expected = row["api_key_sha256"] if row is not None else "0" * 64
+    if not hmac.compare_digest(expected, _sha256(key)) or row is None:
+        return None
+    members = conn.execute(
+        select(account_members.c.account_id).where(account_members.c.user_id == row["id"])
+    ).scalars()
+    return Principal("user", row["id"], frozenset(members), frozenset(ALL_GROUPS))

@@ -1,0 +1,54 @@
+"""The ASGI application: routers under /client/v4, the envelope for every answer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from creditgate.composition import ROUTERS, build_runtime, build_worker
+from creditgate.kernel.envelope import BodyLimitMiddleware, JSONResponse, install_error_handlers
+from creditgate.kernel.runtime import Runtime
+from creditgate.settings import Settings
+
+API_PREFIX = "/client/v4"
+
+
+def create_app(runtime: Runtime | None = None, *, run_worker: bool = False) -> FastAPI:
+    runtime = runtime or build_runtime(Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if run_worker:
+            worker = build_worker(runtime)
+            thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True,
+                                      name="creditgate-worker")
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=10)
+
+    app = FastAPI(title="creditgate", version="0.1.0", default_response_class=JSONResponse,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+                  redoc_url=None, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Entry point for `uvicorn --factory creditgate.app:app_from_env` (one per worker process)."""
+    import os
+
+    run_worker = os.environ.get("CREDITGATE_EMBEDDED_WORKER", "0") == "1"
+    return create_app(run_worker=run_worker)

@@ -1,0 +1,1 @@
+"""Invoices: top-up invoices, month-end usage statements, preview, history and PDFs."""

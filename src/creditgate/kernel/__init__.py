@@ -1,0 +1,1 @@
+"""The thin shared kernel: envelope, errors, auth, settings, database, clock, money, ids."""

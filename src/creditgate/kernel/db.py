@@ -1,0 +1,118 @@
+"""The database: one code path for SQLite and PostgreSQL.
+
+A *unit of work* is one transaction: `db.write()` opens it, commits when the block ends and
+rolls back on error. On SQLite it starts with BEGIN IMMEDIATE, so writers queue for the lock up
+front instead of failing on upgrade; on PostgreSQL, writes that touch an account first lock its
+row (`lock_account`), which serializes every balance-changing decision of one account across
+all server processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+
+metadata = MetaData()
+
+
+def _sqlite_engine(url: str, *, synchronous: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60},
+                           pool_size=16, max_overflow=48)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _: Any) -> None:
+        # Take over transaction control from the sqlite3 module, so BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
+                 pool: bool = True) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            if sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+                raise ValueError(f"CREDITGATE_SQLITE_SYNCHRONOUS={sqlite_synchronous!r} is not "
+                                 "one of OFF, NORMAL, FULL, EXTRA")
+            self.engine = _sqlite_engine(url, synchronous=sqlite_synchronous, immediate=True)
+            self.read_engine = _sqlite_engine(url, synchronous=sqlite_synchronous,
+                                              immediate=False)
+        else:
+            kwargs: dict[str, Any] = {"pool_size": 16, "max_overflow": 48} if pool else {
+                "poolclass": NullPool}
+            self.engine = create_engine(url, pool_pre_ping=True, **kwargs)
+            self.read_engine = self.engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One unit of work that may write: committed at the end of the block, or rolled back."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent read-only snapshot."""
+        with self.read_engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
+    """Read the account row, locked for the rest of the transaction; None if it does not exist.
+
+    On SQLite the whole database is already locked by BEGIN IMMEDIATE.
+    """
+    from creditgate.accounts.tables import accounts
+
+    query = select(accounts).where(accounts.c.id == account_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def upsert_add(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
+               key: Sequence[str], add: Sequence[str]) -> None:
+    """Insert rows, or add their `add` columns onto the existing row with the same key."""
+    if not rows:
+        return
+    stmt = dialect_insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_={col: table.c[col] + stmt.excluded[col] for col in add},
+    )
+    conn.execute(stmt, list(rows))
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows, skipping any that collide with a unique key."""
+    if not rows:
+        return
+    conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), list(rows))

@@ -1,0 +1,131 @@
+"""The Cloudflare v4 envelope, for every answer: results, errors, unknown routes, crashes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from creditgate.kernel import errors
+from creditgate.kernel.errors import ApiError, ErrorCode
+
+log = logging.getLogger("creditgate")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(result: Any, *, status: int = 200, result_info: dict[str, Any] | None = None,
+       headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
+    if result_info is not None:
+        body["result_info"] = result_info
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(error: ErrorCode, message: str, pointer: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    item: dict[str, Any] = {"code": error.code, "message": message}
+    if pointer is not None:
+        item["source"] = {"pointer": pointer}
+    all_headers = {"x-should-retry": "true" if error.retryable else "false"}
+    all_headers.update(headers or {})
+    body = {"success": False, "errors": [item], "messages": [], "result": None}
+    return JSONResponse(body, status_code=error.status, headers=all_headers)
+
+
+def _pointer_from_loc(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    loc = tuple(first.get("loc", ()))
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return error_response(errors.MALFORMED_JSON, "The request body is not valid JSON")
+    code = errors.INVALID_FIELD
+    if kind == "missing":
+        code = errors.MISSING_FIELD
+    elif kind == "extra_forbidden":
+        code = errors.UNKNOWN_FIELD
+    pointer = _pointer_from_loc(loc)
+    return error_response(code, f"{pointer}: {first.get('msg', 'invalid')}", pointer)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.error, exc.message, exc.pointer, exc.headers)
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _validation_response(exc)
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return error_response(errors.NO_ROUTE, "No route for that URI")
+        if exc.status_code == 405:
+            return error_response(errors.METHOD_NOT_ALLOWED, "Method not allowed for this route")
+        if exc.status_code == 413:
+            return error_response(errors.BODY_TOO_LARGE, "The request body is too large")
+        return error_response(errors.INVALID_FIELD, str(exc.detail))
+
+    async def on_crash(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(errors.INTERNAL, "Internal error; it has been logged")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # An HTTPException reaches the app's handlers, which answer in the envelope.
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            errors.BODY_TOO_LARGE, f"The request body is larger than {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)

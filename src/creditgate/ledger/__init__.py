@@ -1,0 +1,1 @@
+"""The append-only credit ledger and the account balance derived from it."""

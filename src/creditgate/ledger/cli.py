@@ -1,0 +1,44 @@
+"""`creditgate credits grant`"""
+
+from __future__ import annotations
+
+import click
+
+from creditgate.cli import emit, fail, runtime_from_env
+from creditgate.kernel.db import lock_account
+from creditgate.kernel.ids import new_hex_id
+from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_cents_number
+from creditgate.ledger.service import post_entry
+
+
+@click.group()
+def credits() -> None:
+    """Grant credits (promotions, goodwill, corrections)."""
+
+
+@credits.command("grant")
+@click.option("--account", "account_id", required=True)
+@click.option("--amount", type=int, required=True, help="cents (integer; negative corrects)")
+@click.option("--description", default="credit grant")
+@click.option("--reference", default=None,
+              help="idempotency key: a repeated grant with the same reference is applied once")
+@click.option("--json", "as_json", is_flag=True)
+def grant(account_id: str, amount: int, description: str, reference: str | None,
+          as_json: bool) -> None:
+    if amount == 0:
+        fail("--amount must not be zero")
+    runtime = runtime_from_env()
+    ref = f"grant:{reference or new_hex_id()}"
+    with runtime.db.write() as conn:
+        account = lock_account(conn, account_id)
+        if account is None:
+            fail(f"no account {account_id}")
+        applied = post_entry(conn, account_id=account_id, kind="grant",
+                             amount_microcents=amount * MICROCENTS_PER_CENT, reference=ref,
+                             description=description, now_ms=runtime.clock.now_ms())
+        balance = lock_account(conn, account_id)
+    assert balance is not None
+    cents = microcents_to_cents_number(int(balance["balance_microcents"]))
+    emit(as_json, {"account": account_id, "amount": amount, "applied": applied,
+                   "reference": ref, "balance": cents},
+         f"{'granted' if applied else 'already granted'} {amount} cents; balance {cents} cents")

@@ -1,0 +1,46 @@
+"""GET /accounts/{account_id}/ai-gateway/billing/credit-balance"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+
+from creditgate.accounts.permissions import AI_GATEWAY_READ
+from creditgate.kernel.auth import account_guard
+from creditgate.kernel.envelope import JSONResponse, ok
+from creditgate.kernel.money import microcents_to_cents_number
+from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.ledger.service import balance_microcents
+
+router = APIRouter()
+
+# The payments domain, when installed, describes the payment method and auto top-up state.
+PaymentSummary = Callable[[Connection, str], dict[str, Any]]
+
+
+def no_payment_summary(_: Connection, __: str) -> dict[str, Any]:
+    return {
+        "has_default_payment_method": False,
+        "payment_method": None,
+        "topup_config": {"amount": None, "disabledReason": None, "error": None,
+                         "lastFailedAt": None, "threshold": None},
+        "first_topup_success": False,
+    }
+
+
+def credit_balance(runtime: Runtime, account_id: str) -> dict[str, Any]:
+    summary: PaymentSummary = runtime.services.get("payment_summary", no_payment_summary)
+    with runtime.db.read() as conn:
+        balance = balance_microcents(conn, account_id) or 0
+        # balance: cents, with fractions of a cent where usage had them.
+        return {"balance": microcents_to_cents_number(balance), **summary(conn, account_id)}
+
+
+@router.get("/accounts/{account_id}/ai-gateway/billing/credit-balance")
+async def get_credit_balance(request: Request,
+                             account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    return ok(await run_in_threadpool(credit_balance, runtime_of(request), account_id))

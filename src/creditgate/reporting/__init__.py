@@ -1,0 +1,1 @@
+"""Account billing: billing profile, PayGo usage, FOCUS billable usage and exports."""

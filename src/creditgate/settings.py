@@ -1,0 +1,50 @@
+"""Settings, read once from CREDITGATE_* environment variables (the README lists them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"CREDITGATE_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./creditgate.db"
+    # SQLite `synchronous`: FULL survives power loss; NORMAL survives kill -9 but may lose the
+    # last commits on power loss (docs/operations.md).
+    sqlite_synchronous: str = "FULL"
+    host: str = "127.0.0.1"
+    port: int = 8787
+    max_body_bytes: int = 8 * 1024 * 1024
+    worker_poll_seconds: float = 0.5
+    public_base_url: str = "http://127.0.0.1:8787"
+    secret_key: str = "dev-insecure-secret-change-me"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        port = int(_env("PORT", "8787"))
+        host = _env("HOST", "127.0.0.1")
+        extra = {
+            key.removeprefix("CREDITGATE_").lower(): value
+            for key, value in os.environ.items()
+            if key.startswith("CREDITGATE_")
+        }
+        return cls(
+            database_url=_env("DATABASE_URL", "sqlite:///./creditgate.db"),
+            sqlite_synchronous=_env("SQLITE_SYNCHRONOUS", "FULL").upper(),
+            host=host,
+            port=port,
+            max_body_bytes=int(_env("MAX_BODY_BYTES", str(8 * 1024 * 1024))),
+            worker_poll_seconds=float(_env("WORKER_POLL_SECONDS", "0.5")),
+            public_base_url=_env("PUBLIC_BASE_URL", f"http://{host}:{port}"),
+            secret_key=_env("SECRET_KEY", "dev-insecure-secret-change-me"),
+            extra=extra,
+        )
+
+    def get(self, name: str, default: str) -> str:
+        """A domain's own setting (`CREDITGATE_<NAME>`), for settings this kernel does not own."""
+        return self.extra.get(name.lower(), default)

@@ -1,0 +1,1 @@
+"""Usage events, LLM pricing, rollups and usage history."""

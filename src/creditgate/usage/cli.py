@@ -1,0 +1,111 @@
+"""`creditgate usage import FILE`: JSON Lines or CSV, same rules and idempotency as the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
+from creditgate.cli import emit, fail, runtime_from_env
+from creditgate.kernel.errors import ApiError
+from creditgate.usage import service
+from creditgate.usage.events import UsageEvent, read_event
+
+BATCH = 1000
+_INT_COLUMNS = ("timestamp", "input_tokens", "output_tokens")
+
+
+def _csv_record(row: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
+    for name in _INT_COLUMNS:
+        if name in record:
+            record[name] = int(record[name])
+    if "cost" in record:
+        record["cost"] = float(record["cost"]) if "." in record["cost"] else int(record["cost"])
+    if "metadata" in record:
+        record["metadata"] = orjson.loads(record["metadata"])
+    return record
+
+
+def _records(path: Path, fmt: str, progress: Progress, task: Any) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed record or the error text) for every non-empty line."""
+    with path.open("rb") as raw:
+        if fmt == "csv":
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            reader = csv.DictReader(text)
+            for number, row in enumerate(reader, start=2):
+                progress.update(task, completed=raw.tell())
+                try:
+                    yield number, _csv_record(row)
+                except (ValueError, orjson.JSONDecodeError) as exc:
+                    yield number, f"bad value: {exc}"
+            return
+        for number, line in enumerate(raw, start=1):
+            progress.update(task, completed=raw.tell())
+            if not line.strip():
+                continue
+            try:
+                yield number, orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield number, f"not JSON: {exc}"
+
+
+@click.group()
+def usage() -> None:
+    """Usage events."""
+
+
+@usage.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--account", "account_id", required=True)
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
+    """Import usage events; bad lines are reported and skipped, good ones stored once."""
+    if fmt == "auto":
+        fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
+    runtime = runtime_from_env()
+    catalog = runtime.services["catalog"]
+    accepted = duplicates = 0
+    rejected: list[dict[str, Any]] = []
+    batch: list[UsageEvent] = []
+
+    def flush() -> None:
+        nonlocal accepted, duplicates
+        if batch:
+            try:
+                recorded = service.ingest(runtime, account_id, batch)
+            except ApiError as exc:
+                fail(f"{exc.message} (account {account_id})")
+            accepted += recorded.accepted
+            duplicates += recorded.duplicates
+            batch.clear()
+
+    columns = [TextColumn("importing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TransferSpeedColumn()]
+    with Progress(*columns, disable=as_json, transient=True) as progress:
+        task = progress.add_task("import", total=file.stat().st_size)
+        for number, record in _records(file, fmt, progress, task):
+            if isinstance(record, str):
+                rejected.append({"line": number, "error": record})
+                continue
+            try:
+                batch.append(read_event(record, "", now_ms=runtime.clock.now_ms(),
+                                        catalog=catalog))
+            except ApiError as exc:
+                rejected.append({"line": number, "error": exc.message})
+                continue
+            if len(batch) >= BATCH:
+                flush()
+        flush()
+    summary = {"accepted": accepted, "duplicates": duplicates, "rejected": len(rejected),
+               "errors": rejected[:100]}
+    lines = [f"accepted {accepted}, duplicates {duplicates}, rejected {len(rejected)}"]
+    lines += [f"  line {r['line']}: {r['error']}" for r in rejected[:20]]
+    emit(as_json, summary, "\n".join(lines))

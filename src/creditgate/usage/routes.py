@@ -1,0 +1,41 @@
+"""POST .../ai-gateway/billing/usage-events and GET .../ai-gateway/billing/usage-history"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
+from creditgate.kernel.auth import account_guard
+from creditgate.kernel.envelope import JSONResponse, ok
+from creditgate.kernel.requests import read_json
+from creditgate.kernel.runtime import runtime_of
+from creditgate.usage import history, service
+from creditgate.usage.events import read_batch
+
+router = APIRouter()
+BASE = "/accounts/{account_id}/ai-gateway/billing"
+
+
+@router.post(f"{BASE}/usage-events")
+async def post_usage_events(request: Request,
+                            account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
+    runtime = runtime_of(request)
+    body = await read_json(request)
+    events = read_batch(body, now_ms=runtime.clock.now_ms(), catalog=runtime.services["catalog"])
+    recorded = await run_in_threadpool(service.ingest, runtime, account_id, events)
+    return ok({"accepted": recorded.accepted, "duplicates": recorded.duplicates})
+
+
+@router.get(f"{BASE}/usage-history")
+async def get_usage_history(request: Request,
+                            account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    runtime = runtime_of(request)
+    q = request.query_params
+    window, start, end = history.parse_query(q.get("value_grouping_window"), q.get("start_time"),
+                                             q.get("end_time"), runtime.clock.now_ms())
+    result = await run_in_threadpool(history.usage_history, runtime, account_id, window, start,
+                                     end)
+    return ok(result)
+
+

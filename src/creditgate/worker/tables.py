@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+
+from creditgate.kernel.columns import BigIntPK
+from creditgate.kernel.db import metadata
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("account_id", String(32), nullable=True),
+    Column("payload", Text, nullable=False, server_default="{}"),
+    # At most one job per key ever (e.g. "auto_topup:<account>:<seq>"); NULL for no dedupe.
+    Column("dedupe_key", String(200), nullable=True, unique=True),
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending/done/failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("run_after_ms", BigInteger, nullable=False),
+    Column("locked_until_ms", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("finished_ms", BigInteger, nullable=True),
+    Index("ix_jobs_due", "status", "run_after_ms"),
+)
