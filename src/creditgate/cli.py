@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import threading
-from typing import Any
 
 import click
-import orjson
 
+from creditgate.cli_support import runtime_from_env
 from creditgate.composition import build_runtime, build_worker
-from creditgate.kernel.runtime import Runtime
 from creditgate.settings import Settings
-
-
-def runtime_from_env() -> Runtime:
-    return build_runtime(Settings.from_env())
-
-
-def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(orjson.dumps(data).decode() if as_json else text)
-
-
-def fail(message: str) -> None:
-    raise click.ClickException(message)
 
 
 @click.group()
@@ -89,5 +74,3 @@ def _register_subcommands() -> None:
 
 _register_subcommands()
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -29,7 +29,8 @@ def parse_query(window: str | None, start: str | None, end: str | None,
         raise ApiError(errors.INVALID_FIELD, "value_grouping_window must be 'hour' or 'day'",
                        "/value_grouping_window")
     size = WINDOW_MS[window]
-    end_ms = _millis(end, "end_time") if end else now_ms
+    # By default the range ends with the window that holds "now", so it is included.
+    end_ms = _millis(end, "end_time") if end else now_ms - now_ms % size + size
     start_ms = _millis(start, "start_time") if start else end_ms - DEFAULT_SPAN_MS[window]
     if start_ms >= end_ms:
         raise ApiError(INVALID_TIME_RANGE, "start_time must be before end_time", "/start_time")

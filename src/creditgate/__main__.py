@@ -1,0 +1,3 @@
+from creditgate.cli import main
+
+main()
