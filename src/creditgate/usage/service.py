@@ -11,17 +11,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import HOUR_MS, MINUTE_MS
-from creditgate.kernel.db import lock_account, upsert_add
+from creditgate.kernel.db import lock_account, marker, upsert_add
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
 from creditgate.usage.events import UsageEvent
-from creditgate.usage.tables import usage_events, usage_minutes, usage_rollups
+from creditgate.usage.tables import usage_minutes, usage_rollups
 
 _ID_CHUNK = 500
 
@@ -58,13 +58,7 @@ def record_usage(conn: Connection, account: Mapping[str, Any],
     total = sum(e.cost_microcents for e in fresh)
     balance = int(account["balance_microcents"])
     if fresh:
-        conn.execute(insert(usage_events), [
-            {"account_id": account_id, "event_id": e.id, "timestamp_ms": e.timestamp_ms,
-             "gateway_id": e.gateway_id, "provider": e.provider, "model": e.model,
-             "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
-             "cost_microcents": e.cost_microcents, "metadata": e.metadata, "received_ms": now_ms}
-            for e in fresh
-        ])
+        _insert_events(conn, account_id, fresh, now_ms)
         _roll_up(conn, account_id, fresh, closed_through)
         post_entry(conn, account_id=account_id, kind="usage", amount_microcents=-total,
                    reference=f"usage:{fresh[0].id}", now_ms=now_ms,
@@ -84,15 +78,31 @@ def _new_events(conn: Connection, account_id: str,
     for event in events:
         unique.setdefault(event.id, event)
     ids = list(unique)
+    m = marker(conn)
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start:start + _ID_CHUNK]
-        seen = conn.execute(
-            select(usage_events.c.event_id).where(usage_events.c.account_id == account_id,
-                                                  usage_events.c.event_id.in_(chunk))
-        ).scalars()
-        for event_id in seen:
+        sql = (f"SELECT event_id FROM usage_events WHERE account_id = {m} "
+               f"AND event_id IN ({', '.join([m] * len(chunk))})")
+        for (event_id,) in conn.exec_driver_sql(sql, (account_id, *chunk)):
             del unique[event_id]
     return list(unique.values())
+
+
+_EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provider", "model",
+                  "input_tokens", "output_tokens", "cost_microcents", "metadata", "received_ms")
+
+
+def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEvent],
+                   now_ms: int) -> None:
+    # Driver-level executemany: the hot path of ingest, without per-row SQL compilation.
+    m = marker(conn)
+    sql = (f"INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
+           f"VALUES ({', '.join([m] * len(_EVENT_COLUMNS))})")
+    conn.exec_driver_sql(sql, [
+        (account_id, e.id, e.timestamp_ms, e.gateway_id, e.provider, e.model, e.input_tokens,
+         e.output_tokens, e.cost_microcents, e.metadata, now_ms)
+        for e in events
+    ])
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],

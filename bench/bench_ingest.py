@@ -1,0 +1,119 @@
+"""Usage ingest over HTTP: batches of 1,000 events with unique ids from 8 concurrent clients.
+
+Prints events/s for creditgate beside (a) a bare FastAPI/uvicorn endpoint that parses the same
+bodies and discards them and (b) raw batched inserts of the same rows into the same database.
+
+    .venv/bin/python -m bench.bench_ingest [--batches 200] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import psycopg
+
+from bench.common import drive, percentile, start_bare, start_creditgate
+
+BATCH = 1000
+CLIENTS = 8
+
+
+def make_bodies(batches: int) -> list[bytes]:
+    now = int(time.time() * 1000)
+    run = uuid.uuid4().hex[:8]
+    return [orjson.dumps({"events": [
+        {"id": f"{run}-{b}-{i}", "timestamp": now - i, "cost": 0.0125, "provider": "openai",
+         "model": "gpt-4o", "input_tokens": 1200, "output_tokens": 300, "gateway_id": "gw"}
+        for i in range(BATCH)]}) for b in range(batches)]
+
+
+def raw_rows(bodies: list[bytes]) -> list[tuple[object, ...]]:
+    rows = []
+    for body in bodies:
+        for e in orjson.loads(body)["events"]:
+            rows.append(("acct", e["id"], e["timestamp"], e["gateway_id"], e["provider"],
+                         e["model"], e["input_tokens"], e["output_tokens"], 12_500_000, None, 0))
+    return rows
+
+
+CREATE = ("CREATE TABLE raw_events (account_id TEXT, event_id TEXT, timestamp_ms BIGINT, "
+          "gateway_id TEXT, provider TEXT, model TEXT, input_tokens BIGINT, output_tokens "
+          "BIGINT, cost_microcents BIGINT, metadata TEXT, received_ms BIGINT, "
+          "PRIMARY KEY (account_id, event_id))")
+
+
+def raw_sqlite(rows: list[tuple[object, ...]]) -> float:
+    path = Path(tempfile.mkdtemp()) / "raw.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(CREATE)
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), BATCH):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO raw_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         rows[start:start + BATCH])
+        conn.execute("COMMIT")
+    return len(rows) / (time.perf_counter() - t0)
+
+
+def raw_postgres(url: str, rows: list[tuple[object, ...]]) -> float:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw_events")
+        conn.execute(CREATE)
+        t0 = time.perf_counter()
+        for start in range(0, len(rows), BATCH):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany("INSERT INTO raw_events VALUES "
+                                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows[start:start + BATCH])
+        rate = len(rows) / (time.perf_counter() - t0)
+        conn.execute("DROP TABLE raw_events")
+    return rate
+
+
+def run(batches: int, database_url: str | None, label: str) -> None:
+    bodies = make_bodies(batches)
+    bare_base, bare = start_bare()
+    try:
+        parse = [("POST", f"{bare_base}/parse", {"content-type": "application/json"}, b)
+                 for b in bodies]
+        bare_s, _, _ = drive(parse, CLIENTS)
+    finally:
+        bare.terminate()
+    server = start_creditgate(database_url)
+    try:
+        url = f"{server.base}/accounts/{server.account_id}/ai-gateway/billing/usage-events"
+        requests = [("POST", url, server.headers, b) for b in bodies]
+        cg_s, latencies, statuses = drive(requests, CLIENTS)
+    finally:
+        server.stop()
+    assert all(s == 200 for s in statuses), sorted(set(statuses))
+    rows = raw_rows(bodies)
+    raw_rate = raw_postgres(database_url, rows) if database_url else raw_sqlite(rows)
+    events = batches * BATCH
+    cg_rate, bare_rate = events / cg_s, events / bare_s
+    print(f"[{label}] {events} events in batches of {BATCH}, {CLIENTS} clients")
+    print(f"  creditgate ingest : {cg_rate:>10,.0f} events/s  (p99 batch {1000 * percentile(latencies, 99):.1f} ms)")
+    print(f"  bare endpoint     : {bare_rate:>10,.0f} events/s  -> creditgate at {cg_rate / bare_rate:.2f}x")
+    print(f"  raw batch inserts : {raw_rate:>10,.0f} events/s  -> creditgate at {cg_rate / raw_rate:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
+    args = parser.parse_args()
+    run(args.batches, None, "sqlite")
+    if args.postgres:
+        run(args.batches, args.postgres, "postgresql")
+
+
+if __name__ == "__main__":
+    main()
