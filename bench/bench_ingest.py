@@ -100,10 +100,12 @@ def run(batches: int, database_url: str | None, label: str) -> None:
     events = batches * BATCH
     cg_rate, bare_rate = events / cg_s, events / bare_s
     print(f"[{label}] {events} events in batches of {BATCH}, {CLIENTS} clients")
-    print(f"  creditgate ingest : {cg_rate:>10,.0f} events/s  (p99 batch {1000 * percentile(latencies, 99):.1f} ms)")
-    print(f"  bare endpoint     : {bare_rate:>10,.0f} events/s  -> creditgate at {cg_rate / bare_rate:.2f}x")
-    print(f"  raw batch inserts : {raw_rate:>10,.0f} events/s  -> creditgate at {cg_rate / raw_rate:.2f}x")
-
+    p99 = 1000 * percentile(latencies, 99)
+    print(f"  creditgate ingest : {cg_rate:>10,.0f} events/s  (p99 batch {p99:.1f} ms)")
+    print(f"  bare endpoint     : {bare_rate:>10,.0f} events/s"
+          f"  -> creditgate at {cg_rate / bare_rate:.2f}x")
+    print(f"  raw batch inserts : {raw_rate:>10,.0f} events/s"
+          f"  -> creditgate at {cg_rate / raw_rate:.2f}x")
 
 def main() -> None:
     parser = argparse.ArgumentParser()
