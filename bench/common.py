@@ -58,6 +58,16 @@ class Creditgate:
         self.process.terminate()
         self.process.wait(timeout=20)
 
+    def restart(self, workers: int = 1) -> None:
+        """Serve the same database, account and token again (after a backfill)."""
+        port = free_port()
+        self.env = {**self.env, "CREDITGATE_PORT": str(port)}
+        self.base = f"http://127.0.0.1:{port}/client/v4"
+        self.process = subprocess.Popen(
+            [PY, "-m", "creditgate", "serve", "--workers", str(workers)], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"{self.base}/user/tokens/verify", self.headers)
+
 
 def start_creditgate(database_url: str | None = None, workers: int = 1) -> Creditgate:
     workdir = Path(tempfile.mkdtemp(prefix="cg-bench-"))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from creditgate.kernel import errors
-from creditgate.kernel.clock import DAY_MS, HOUR_MS, iso_utc
+from creditgate.kernel.clock import DAY_MS, HOUR_MS
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime
@@ -70,7 +70,7 @@ def usage_history(runtime: Runtime, account_id: str, window: str, start_ms: int,
         window_start = hour - (hour - start_ms) % size
         totals[window_start] = totals.get(window_start, 0) + int(cost)
     history = [
-        {"id": f"{window}:{iso_utc(at)}", "start_time": at, "end_time": at + size,
+        {"id": f"{window}-{at}", "start_time": at, "end_time": at + size,
          # aggregated_value: usage cost in cents.
          "aggregated_value": microcents_to_cents_number(totals.get(at, 0))}
         for at in range(start_ms, end_ms, size)

@@ -18,6 +18,7 @@ usage_events = Table(
     Column("cost_microcents", BigInteger, nullable=False),
     Column("metadata", Text, nullable=True),
     Column("received_ms", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Usage per account, UTC hour, provider and model, kept at ingest so history, statements and
@@ -34,6 +35,8 @@ usage_rollups = Table(
     Column("input_tokens", BigInteger, nullable=False),
     Column("output_tokens", BigInteger, nullable=False),
     Column("event_count", Integer, nullable=False),
+    # Clustered on the key, so a range of hours is one contiguous read.
+    sqlite_with_rowid=False,
 )
 
 # Spend per account and UTC minute: the granularity of sliding spending-limit windows.
@@ -42,4 +45,5 @@ usage_minutes = Table(
     Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
     Column("minute_start_ms", BigInteger, primary_key=True),
     Column("cost_microcents", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -172,14 +172,16 @@ def upgrade() -> None:
     sa.Column('metadata', sa.Text(), nullable=True),
     sa.Column('received_ms', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
-    sa.PrimaryKeyConstraint('account_id', 'event_id')
+    sa.PrimaryKeyConstraint('account_id', 'event_id'),
+    sqlite_with_rowid=False
     )
     op.create_table('usage_minutes',
     sa.Column('account_id', sa.String(length=32), nullable=False),
     sa.Column('minute_start_ms', sa.BigInteger(), nullable=False),
     sa.Column('cost_microcents', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
-    sa.PrimaryKeyConstraint('account_id', 'minute_start_ms')
+    sa.PrimaryKeyConstraint('account_id', 'minute_start_ms'),
+    sqlite_with_rowid=False
     )
     op.create_table('usage_rollups',
     sa.Column('account_id', sa.String(length=32), nullable=False),
@@ -192,7 +194,8 @@ def upgrade() -> None:
     sa.Column('output_tokens', sa.BigInteger(), nullable=False),
     sa.Column('event_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
-    sa.PrimaryKeyConstraint('account_id', 'hour_start_ms', 'provider', 'model', 'billing_month')
+    sa.PrimaryKeyConstraint('account_id', 'hour_start_ms', 'provider', 'model', 'billing_month'),
+    sqlite_with_rowid=False
     )
     # ### end Alembic commands ###
 
