@@ -64,7 +64,7 @@ def test_permissions_are_enforced(client: Any, make_account: MakeAccount,
     assert client.get(reader.url(BALANCE), headers=reader.headers).status_code == 200
     write = client.post(reader.url(EVENTS), json={"events": [{"id": "x", "cost": 1}]},
                         headers=reader.headers)
-    assert write.status_code == 403 and error_of(write)["code"] == 10001
+    assert write.status_code == 403 and error_of(write)["code"] == 10000
     assert balance_microcents(runtime, reader.id) == 0
     billing_only = make_account(permissions=[BILLING_READ])
     assert client.get(billing_only.url(BALANCE),

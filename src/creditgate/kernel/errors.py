@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REGISTRY: dict[int, ErrorCode] = {}
+# Keyed by (code, status): Cloudflare answers code 10000 with 401 and with 403.
+REGISTRY: dict[tuple[int, int], ErrorCode] = {}
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,10 @@ class ErrorCode:
     retryable: bool = False
 
     def __post_init__(self) -> None:
-        existing = REGISTRY.get(self.code)
+        existing = REGISTRY.get((self.code, self.status))
         if existing is not None and existing != self:
             raise ValueError(f"error code {self.code} declared twice")
-        REGISTRY[self.code] = self
+        REGISTRY[(self.code, self.status)] = self
 
 
 @dataclass
@@ -43,7 +44,7 @@ def fail(error: ErrorCode, message: str, pointer: str | None = None) -> ApiError
 
 # Authentication and routing (Cloudflare's own codes where it has one).
 AUTH_MISSING = ErrorCode(10000, 401, "Authentication error: missing or invalid credentials")
-AUTH_FORBIDDEN = ErrorCode(10001, 403, "Authentication error: the token lacks the permission")
+AUTH_FORBIDDEN = ErrorCode(10000, 403, "Authentication error: the token lacks the permission")
 ACCOUNT_UNREACHABLE = ErrorCode(9109, 403, "Unauthorized to access requested resource")
 NO_ROUTE = ErrorCode(7000, 404, "No route for that URI")
 METHOD_NOT_ALLOWED = ErrorCode(7001, 405, "Method not allowed")
