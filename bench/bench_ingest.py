@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from bench.common import drive, percentile, start_bare, start_creditgate
+from bench.common import drive, percentile, start_bare, start_creditgate, tree_rss_mb
 
 BATCH = 1000
 CLIENTS = 8
@@ -78,20 +78,29 @@ def raw_postgres(url: str, rows: list[tuple[object, ...]]) -> float:
     return rate
 
 
-def run(batches: int, database_url: str | None, label: str) -> None:
+def run(batches: int, database_url: str | None, label: str, workers: int) -> None:
     bodies = make_bodies(batches)
-    bare_base, bare = start_bare()
+    bare_base, bare = start_bare(workers)
     try:
         parse = [("POST", f"{bare_base}/parse", {"content-type": "application/json"}, b)
                  for b in bodies]
         bare_s, _, _ = drive(parse, CLIENTS)
     finally:
         bare.terminate()
-    server = start_creditgate(database_url)
+    server = start_creditgate(database_url, workers)
     try:
         url = f"{server.base}/accounts/{server.account_id}/ai-gateway/billing/usage-events"
         requests = [("POST", url, server.headers, b) for b in bodies]
-        cg_s, latencies, statuses = drive(requests, CLIENTS)
+        # Memory is sampled after each quarter of the load: it must not grow with the events.
+        rss: list[float] = []
+        cg_s, latencies, statuses = 0.0, [], []
+        quarter = max(1, len(requests) // 4)
+        for start in range(0, len(requests), quarter):
+            seconds, lat, stat = drive(requests[start:start + quarter], CLIENTS)
+            cg_s += seconds
+            latencies += lat
+            statuses += stat
+            rss.append(tree_rss_mb(server.process.pid))
     finally:
         server.stop()
     assert all(s == 200 for s in statuses), sorted(set(statuses))
@@ -99,22 +108,25 @@ def run(batches: int, database_url: str | None, label: str) -> None:
     raw_rate = raw_postgres(database_url, rows) if database_url else raw_sqlite(rows)
     events = batches * BATCH
     cg_rate, bare_rate = events / cg_s, events / bare_s
-    print(f"[{label}] {events} events in batches of {BATCH}, {CLIENTS} clients")
+    print(f"[{label}] {events} events in batches of {BATCH}, {CLIENTS} clients, "
+          f"{workers} server process(es)")
     p99 = 1000 * percentile(latencies, 99)
     print(f"  creditgate ingest : {cg_rate:>10,.0f} events/s  (p99 batch {p99:.1f} ms)")
     print(f"  bare endpoint     : {bare_rate:>10,.0f} events/s"
           f"  -> creditgate at {cg_rate / bare_rate:.2f}x")
     print(f"  raw batch inserts : {raw_rate:>10,.0f} events/s"
           f"  -> creditgate at {cg_rate / raw_rate:.2f}x")
+    print("  server RSS after each quarter: " + ", ".join(f"{mb:.0f} MiB" for mb in rss))
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
     args = parser.parse_args()
-    run(args.batches, None, "sqlite")
+    run(args.batches, None, "sqlite", args.workers)
     if args.postgres:
-        run(args.batches, args.postgres, "postgresql")
+        run(args.batches, args.postgres, "postgresql", args.workers)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,23 @@ def drive(requests: Sequence[tuple[str, str, dict[str, str], bytes | None]],
     return asyncio.run(_drive(requests, concurrency))
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, in MiB (Linux /proc)."""
+    total_kb = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total_kb += next(int(line.split()[1]) for line in status.splitlines()
+                         if line.startswith("VmRSS:"))
+        pending.extend(int(c) for c in children)
+    return total_kb / 1024
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,31 @@ from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 from creditgate.cli_support import emit, fail, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.usage import service
-from creditgate.usage.events import UsageEvent, read_event
+from creditgate.usage.events import UsageEvent, read_event_json
 
 BATCH = 1000
 _INT_COLUMNS = ("timestamp", "input_tokens", "output_tokens")
 
 
-def _csv_record(row: dict[str, str]) -> dict[str, Any]:
+def _csv_line(row: dict[str, str]) -> bytes:
+    """A CSV row as the JSON text of one event; `cost` keeps its exact decimal text."""
     record: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
     for name in _INT_COLUMNS:
         if name in record:
             record[name] = int(record[name])
-    if "cost" in record:
-        record["cost"] = float(record["cost"]) if "." in record["cost"] else int(record["cost"])
     if "metadata" in record:
         record["metadata"] = orjson.loads(record["metadata"])
-    return record
+    cost: str | None = record.pop("cost", None)
+    text = orjson.dumps(record)
+    if cost is None:
+        return text
+    Decimal(cost)  # raises on anything that is not a number
+    return text[:-1] + (b"," if record else b"") + b'"cost":' + cost.encode() + b"}"
 
 
-def _records(path: Path, fmt: str, progress: Progress, task: Any) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed record or the error text) for every non-empty line."""
+def _records(path: Path, fmt: str, progress: Progress,
+             task: Any) -> Iterator[tuple[int, bytes | str]]:
+    """(line number, one event's JSON text or an error text) for every non-empty line."""
     with path.open("rb") as raw:
         if fmt == "csv":
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
@@ -42,18 +48,14 @@ def _records(path: Path, fmt: str, progress: Progress, task: Any) -> Iterator[tu
             for number, row in enumerate(reader, start=2):
                 progress.update(task, completed=raw.tell())
                 try:
-                    yield number, _csv_record(row)
-                except (ValueError, orjson.JSONDecodeError) as exc:
-                    yield number, f"bad value: {exc}"
+                    yield number, _csv_line(row)
+                except (ValueError, ArithmeticError, orjson.JSONDecodeError) as exc:
+                    yield number, f"bad value: {exc!r}"
             return
         for number, line in enumerate(raw, start=1):
             progress.update(task, completed=raw.tell())
-            if not line.strip():
-                continue
-            try:
-                yield number, orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                yield number, f"not JSON: {exc}"
+            if line.strip():
+                yield number, line
 
 
 @click.group()
@@ -96,8 +98,8 @@ def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
                 rejected.append({"line": number, "error": record})
                 continue
             try:
-                batch.append(read_event(record, "", now_ms=runtime.clock.now_ms(),
-                                        catalog=catalog))
+                batch.append(read_event_json(record, "", now_ms=runtime.clock.now_ms(),
+                                             catalog=catalog))
             except ApiError as exc:
                 rejected.append({"line": number, "error": exc.message})
                 continue

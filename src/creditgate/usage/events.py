@@ -1,19 +1,24 @@
-"""Reading a batch of usage events: every rule, with a JSON pointer to the first bad value.
+"""Reading usage events: every rule, with a JSON pointer to the first bad value.
 
+Bodies are decoded straight into typed structs by msgspec (shape, types, lengths, unknown
+fields), then the rules that need context (time window, pricing, amounts) run in one loop.
 A batch is all-or-nothing, so the whole batch is checked before anything is stored.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, NamedTuple
 
+import msgspec
 import orjson
+from msgspec import Meta, Raw, Struct
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, MINUTE_MS
-from creditgate.kernel.errors import ApiError
-from creditgate.kernel.money import MICROCENTS_PER_CENT, NotAnAmount, cents_to_microcents
+from creditgate.kernel.errors import ApiError, ErrorCode
+from creditgate.kernel.money import MICROCENTS_PER_CENT, cents_to_microcents
 from creditgate.usage.errors import TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
 from creditgate.usage.pricing import PriceCatalog, UnknownModel
 
@@ -24,11 +29,25 @@ MAX_FUTURE_MS = 5 * MINUTE_MS
 MAX_EVENT_COST_CENTS = 100_000_000  # $1M for one call is a bug upstream, not a bill.
 MAX_TOKENS = 10**12
 MAX_METADATA_BYTES = 4096
-_TEXT_LIMITS = {"gateway_id": 256, "provider": 128, "model": 256}
-EVENT_FIELDS = frozenset(
-    {"id", "timestamp", "gateway_id", "provider", "model", "input_tokens", "output_tokens",
-     "cost", "metadata"}
-)
+
+Tokens = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+
+
+class EventIn(Struct, forbid_unknown_fields=True):
+    id: Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+    timestamp: int | None = None
+    gateway_id: Annotated[str, Meta(max_length=256)] | None = None
+    provider: Annotated[str, Meta(max_length=128)] | None = None
+    model: Annotated[str, Meta(max_length=256)] | None = None
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    # Kept as the raw JSON text, so cents are read exactly (no binary float in between).
+    cost: Raw = Raw()
+    metadata: Raw = Raw()
+
+
+class BatchIn(Struct, forbid_unknown_fields=True):
+    events: Annotated[list[EventIn], Meta(min_length=1, max_length=MAX_EVENTS)]
 
 
 class UsageEvent(NamedTuple):
@@ -43,82 +62,61 @@ class UsageEvent(NamedTuple):
     metadata: str | None
 
 
-def _bad(pointer: str, message: str, code: errors.ErrorCode = errors.INVALID_FIELD) -> ApiError:
-    return ApiError(code, f"{pointer}: {message}", pointer)
+_BATCH = msgspec.json.Decoder(BatchIn)
+_EVENT = msgspec.json.Decoder(EventIn)
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_FIELD_IN_MESSAGE = re.compile(r"field `([^`]*)`")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _bad(pointer: str, message: str, code: ErrorCode = errors.INVALID_FIELD) -> ApiError:
+    return ApiError(code, f"{pointer or '/'}: {message}", pointer or "/")
 
 
-def _text(raw: dict[str, Any], name: str, where: str) -> str:
-    value = raw.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > _TEXT_LIMITS[name]:
-        limit = _TEXT_LIMITS[name]
-        raise _bad(f"{where}/{name}", f"must be a string of at most {limit} characters")
-    return value
+def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
+    """Turn msgspec's "… - at `$.events[3].cost`" into our code and JSON pointer."""
+    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        return ApiError(errors.MALFORMED_JSON, f"The request body is not valid JSON: {exc}")
+    text, _, path = str(exc).partition(" - at `")
+    pointer = prefix + "".join(f"/{name or index}"
+                               for name, index in _PATH_PART.findall(path.rstrip("`")))
+    code = errors.INVALID_FIELD
+    field = _FIELD_IN_MESSAGE.search(text)
+    if text.startswith("Object missing required field") and field:
+        code, pointer = errors.MISSING_FIELD, f"{pointer}/{field.group(1)}"
+    elif text.startswith("Object contains unknown field") and field:
+        code, pointer = errors.UNKNOWN_FIELD, f"{pointer}/{field.group(1)}"
+    elif text.startswith("Expected `array` of length <="):
+        code = errors.TOO_MANY_ITEMS
+    return _bad(pointer, text, code)
 
 
-def _tokens(raw: dict[str, Any], name: str, where: str) -> int:
-    value = raw.get(name)
-    if value is None:
-        return 0
-    if not _is_int(value) or not 0 <= value <= MAX_TOKENS:
-        raise _bad(f"{where}/{name}", f"must be an integer from 0 to {MAX_TOKENS}")
-    return int(value)
-
-
-def read_cost_cents(value: Any, pointer: str, *, maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
-    """A non-negative, finite JSON number of cents -> microcents."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def read_cost_cents(raw: bytes, pointer: str, *, maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
+    """A JSON number of cents (raw text), 0 ≤ cost ≤ maximum -> microcents, half-even."""
+    if not raw or raw[:1] in b'"tfn[{':
         raise _bad(pointer, "must be a number of cents")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _bad(pointer, "must be a finite number of cents")
-    if value < 0 or value > maximum_cents:
-        raise _bad(pointer, f"must be between 0 and {maximum_cents} cents")
     try:
-        return cents_to_microcents(value)
-    except NotAnAmount as exc:
-        raise _bad(pointer, str(exc)) from exc
+        value = Decimal(raw.decode())
+    except InvalidOperation:
+        raise _bad(pointer, "must be a number of cents") from None
+    if not value.is_finite() or value < 0 or value > maximum_cents:
+        raise _bad(pointer, f"must be between 0 and {maximum_cents} cents")
+    return cents_to_microcents(value)
 
 
-def read_event(raw: Any, where: str, *, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
-    """One event object -> UsageEvent, or an ApiError pointing into `where`."""
-    if not isinstance(raw, dict):
-        raise _bad(where, "must be an object")
-    if not EVENT_FIELDS.issuperset(raw):
-        name = sorted(raw.keys() - EVENT_FIELDS)[0]
-        raise _bad(f"{where}/{name}", "is not a field of a usage event", errors.UNKNOWN_FIELD)
-    event_id = raw.get("id")
-    if event_id is None:
-        raise _bad(f"{where}/id", "is required", errors.MISSING_FIELD)
-    if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_ID_LENGTH:
-        raise _bad(f"{where}/id", f"must be a string of 1 to {MAX_ID_LENGTH} characters")
-    timestamp = raw.get("timestamp")
-    if timestamp is None:
-        timestamp = now_ms
-    elif not _is_int(timestamp):
-        raise _bad(f"{where}/timestamp", "must be an integer of Unix milliseconds")
-    elif not now_ms - MAX_PAST_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
+def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
+    timestamp = now_ms if event.timestamp is None else event.timestamp
+    if not now_ms - MAX_PAST_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
         raise _bad(f"{where}/timestamp",
                    "must be within the last 35 days and at most 5 minutes ahead",
                    TIMESTAMP_OUT_OF_RANGE)
-    provider = _text(raw, "provider", where)
-    model = _text(raw, "model", where)
-    gateway_id = _text(raw, "gateway_id", where)
-    input_tokens = _tokens(raw, "input_tokens", where)
-    output_tokens = _tokens(raw, "output_tokens", where)
-    metadata = _metadata(raw.get("metadata"), f"{where}/metadata")
-    cost = raw.get("cost")
-    if cost is not None:
-        cost_microcents = read_cost_cents(cost, f"{where}/cost")
+    provider, model = event.provider or "", event.model or ""
+    input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
+    if event.cost and bytes(event.cost) != b"null":
+        cost = read_cost_cents(bytes(event.cost), f"{where}/cost")
     else:
-        cost_microcents = price_or_fail(catalog, provider, model, input_tokens, output_tokens,
-                                        where)
-    return UsageEvent(event_id, int(timestamp), gateway_id, provider, model, input_tokens,
-                      output_tokens, cost_microcents, metadata)
+        cost = price_or_fail(catalog, provider, model, input_tokens, output_tokens, where)
+    return UsageEvent(event.id, timestamp, event.gateway_id or "", provider, model, input_tokens,
+                      output_tokens, cost, _metadata(event.metadata, f"{where}/metadata"))
 
 
 def price_or_fail(catalog: PriceCatalog, provider: str, model: str, input_tokens: int,
@@ -135,41 +133,48 @@ def price_or_fail(catalog: PriceCatalog, provider: str, model: str, input_tokens
     return cost
 
 
-def _metadata(value: Any, pointer: str) -> str | None:
-    if value is None:
+def _metadata(raw: Raw, pointer: str) -> str | None:
+    text = bytes(raw)
+    if not text or text == b"null":
         return None
-    if not isinstance(value, dict):
+    if text[:1] != b"{":
         raise _bad(pointer, "must be an object")
-    text = orjson.dumps(value)
     if len(text) > MAX_METADATA_BYTES:
         raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes")
     return text.decode()
 
 
-def read_batch(body: Any, *, now_ms: int, catalog: PriceCatalog) -> list[UsageEvent]:
-    """The request body -> its events, all checked; nothing is stored if one is bad."""
-    if not isinstance(body, dict):
-        raise _bad("/", "the body must be a JSON object with an 'events' list")
-    unknown = body.keys() - {"events"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise _bad(f"/{name}", "is not a field of this request", errors.UNKNOWN_FIELD)
-    raw_events = body.get("events")
-    if raw_events is None:
-        raise _bad("/events", "is required", errors.MISSING_FIELD)
-    if not isinstance(raw_events, list):
-        raise _bad("/events", "must be a list")
-    if not raw_events:
-        raise _bad("/events", "must hold at least one event")
-    if len(raw_events) > MAX_EVENTS:
-        raise _bad("/events", f"holds {len(raw_events)} events; at most {MAX_EVENTS} per batch",
-                   errors.TOO_MANY_ITEMS)
-    events = []
-    for i, raw in enumerate(raw_events):
+def read_batch_json(body: bytes, *, now_ms: int, catalog: PriceCatalog) -> list[UsageEvent]:
+    """A request body -> its events, all checked; nothing is stored if one is bad."""
+    if not body.strip():
+        raise ApiError(errors.MALFORMED_JSON, "The request body is empty; send a JSON object")
+    try:
+        batch = _BATCH.decode(body)
+    except msgspec.MsgspecError as exc:
+        raise _from_msgspec(exc, "") from None
+    checked = []
+    for i, event in enumerate(batch.events):
         try:
-            events.append(read_event(raw, "", now_ms=now_ms, catalog=catalog))
+            checked.append(_checked(event, "", now_ms, catalog))
         except ApiError as exc:
             # Pointers are built only on failure: the hot path reads 10,000 events per batch.
             raise _bad(f"/events/{i}{exc.pointer}", exc.message.partition(": ")[2],
                        exc.error) from None
-    return events
+    return checked
+
+
+def read_event_json(line: bytes, where: str, *, now_ms: int,
+                    catalog: PriceCatalog) -> UsageEvent:
+    """One event as JSON text (an import line, an authorization capture) -> UsageEvent."""
+    try:
+        event = _EVENT.decode(line)
+    except msgspec.MsgspecError as exc:
+        raise _from_msgspec(exc, where) from None
+    return _checked(event, where, now_ms, catalog)
+
+
+def read_event(raw: Any, where: str, *, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
+    """One event as a parsed JSON value -> UsageEvent, or an ApiError pointing into `where`."""
+    if not isinstance(raw, dict):
+        raise _bad(where, "must be an object")
+    return read_event_json(orjson.dumps(raw), where, now_ms=now_ms, catalog=catalog)

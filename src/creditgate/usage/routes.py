@@ -8,10 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
 from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
-from creditgate.kernel.requests import read_json
 from creditgate.kernel.runtime import runtime_of
 from creditgate.usage import history, service
-from creditgate.usage.events import read_batch
+from creditgate.usage.events import read_batch_json
 
 router = APIRouter()
 BASE = "/accounts/{account_id}/ai-gateway/billing"
@@ -21,8 +20,9 @@ BASE = "/accounts/{account_id}/ai-gateway/billing"
 async def post_usage_events(request: Request,
                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     runtime = runtime_of(request)
-    body = await read_json(request)
-    events = read_batch(body, now_ms=runtime.clock.now_ms(), catalog=runtime.services["catalog"])
+    body = await request.body()
+    events = read_batch_json(body, now_ms=runtime.clock.now_ms(),
+                             catalog=runtime.services["catalog"])
     recorded = await run_in_threadpool(service.ingest, runtime, account_id, events)
     return ok({"accepted": recorded.accepted, "duplicates": recorded.duplicates})
 
