@@ -143,3 +143,23 @@ def test_ten_thousand_events_in_one_batch(client: Any, account: Account,
     response = post(client, account, body)
     assert response.json()["result"] == {"accepted": 10_000, "duplicates": 0}
     assert balance_microcents(runtime, account.id) == -100 * 1_000_000
+
+
+@pytest.mark.parametrize(("text", "microcents"), [
+    (b"0", 0), (b"12", 12_000_000), (b"0.0125", 12_500), (b"1.000001", 1_000_001),
+    (b"0.0000005", 0), (b"0.0000015", 2), (b"1e2", 100_000_000), (b"2.5E-3", 2_500),
+    (b"100000000", 100_000_000_000_000),
+])
+def test_costs_are_read_exactly_from_the_json_text(text: bytes, microcents: int) -> None:
+    from creditgate.usage.events import read_cost_cents
+
+    assert read_cost_cents(text, "/cost") == microcents
+
+
+@pytest.mark.parametrize("text", [b"100000000.000001", b"1e9", b"-1", b'"1"', b"true", b"null"])
+def test_costs_out_of_range_or_not_numbers(text: bytes) -> None:
+    from creditgate.kernel.errors import ApiError
+    from creditgate.usage.events import read_cost_cents
+
+    with pytest.raises(ApiError):
+        read_cost_cents(text, "/cost")

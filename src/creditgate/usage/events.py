@@ -90,8 +90,20 @@ def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
     return _bad(pointer, text, code)
 
 
+_PLAIN_CENTS = re.compile(rb"(\d{1,12})(?:\.(\d{1,6}))?")
+
+
 def read_cost_cents(raw: bytes, pointer: str, *, maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
     """A JSON number of cents (raw text), 0 ≤ cost ≤ maximum -> microcents, half-even."""
+    plain = _PLAIN_CENTS.fullmatch(raw)
+    if plain is not None:
+        # The common case (at most 6 decimals) is exact in integers, without Decimal.
+        whole, fraction = plain.groups()
+        amount = int(whole) * MICROCENTS_PER_CENT + (int(fraction.ljust(6, b"0"))
+                                                      if fraction else 0)
+        if amount > maximum_cents * MICROCENTS_PER_CENT:
+            raise _bad(pointer, f"must be between 0 and {maximum_cents} cents")
+        return amount
     if not raw or raw[:1] in b'"tfn[{':
         raise _bad(pointer, "must be a number of cents")
     try:
@@ -111,8 +123,9 @@ def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> 
                    TIMESTAMP_OUT_OF_RANGE)
     provider, model = event.provider or "", event.model or ""
     input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
-    if event.cost and bytes(event.cost) != b"null":
-        cost = read_cost_cents(bytes(event.cost), f"{where}/cost")
+    raw_cost = bytes(event.cost)
+    if raw_cost and raw_cost != b"null":
+        cost = read_cost_cents(raw_cost, f"{where}/cost")
     else:
         cost = price_or_fail(catalog, provider, model, input_tokens, output_tokens, where)
     return UsageEvent(event.id, timestamp, event.gateway_id or "", provider, model, input_tokens,
