@@ -18,7 +18,14 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from bench.common import drive, percentile, start_bare, start_creditgate, tree_rss_mb
+from bench.common import (
+    drive,
+    fresh_postgres,
+    percentile,
+    start_bare,
+    start_creditgate,
+    tree_rss_mb,
+)
 
 BATCH = 1000
 CLIENTS = 8
@@ -70,9 +77,10 @@ def raw_postgres(url: str, rows: list[tuple[object, ...]]) -> float:
         conn.execute(CREATE)
         t0 = time.perf_counter()
         for start in range(0, len(rows), BATCH):
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany("INSERT INTO raw_events VALUES "
-                                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows[start:start + BATCH])
+            with conn.transaction(), conn.cursor() as cur, cur.copy(
+                    "COPY raw_events FROM STDIN") as copy:
+                for row in rows[start:start + BATCH]:
+                    copy.write_row(row)
         rate = len(rows) / (time.perf_counter() - t0)
         conn.execute("DROP TABLE raw_events")
     return rate
@@ -122,11 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
-    parser.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
+    parser.add_argument("--postgres", default=None,
+                        help="also run on PostgreSQL: a server URL; a scratch database is made")
     args = parser.parse_args()
     run(args.batches, None, "sqlite", args.workers)
     if args.postgres:
-        run(args.batches, args.postgres, "postgresql", args.workers)
+        with fresh_postgres(args.postgres) as url:
+            run(args.batches, url, "postgresql", args.workers)
 
 
 if __name__ == "__main__":

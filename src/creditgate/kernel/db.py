@@ -100,11 +100,6 @@ def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
     return None if row is None else dict(row)
 
 
-def marker(conn: Connection) -> str:
-    """The DB-API placeholder for hot-path SQL that skips SQLAlchemy's per-row compilation."""
-    return "%s" if conn.dialect.name == "postgresql" else "?"
-
-
 def dialect_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)

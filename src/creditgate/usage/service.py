@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import HOUR_MS, MINUTE_MS
-from creditgate.kernel.db import lock_account, marker, upsert_add
+from creditgate.kernel.db import lock_account, upsert_add
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
@@ -78,11 +78,17 @@ def _new_events(conn: Connection, account_id: str,
     for event in events:
         unique.setdefault(event.id, event)
     ids = list(unique)
-    m = marker(conn)
+    if conn.dialect.name == "postgresql":
+        seen = conn.exec_driver_sql(
+            "SELECT event_id FROM usage_events WHERE account_id = %s AND event_id = ANY(%s)",
+            (account_id, ids))
+        for (event_id,) in seen:
+            del unique[event_id]
+        return list(unique.values())
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start:start + _ID_CHUNK]
-        sql = (f"SELECT event_id FROM usage_events WHERE account_id = {m} "
-               f"AND event_id IN ({', '.join([m] * len(chunk))})")
+        sql = (f"SELECT event_id FROM usage_events WHERE account_id = ? "
+               f"AND event_id IN ({', '.join('?' * len(chunk))})")
         for (event_id,) in conn.exec_driver_sql(sql, (account_id, *chunk)):
             del unique[event_id]
     return list(unique.values())
@@ -94,15 +100,21 @@ _EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provi
 
 def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEvent],
                    now_ms: int) -> None:
-    # Driver-level executemany: the hot path of ingest, without per-row SQL compilation.
-    m = marker(conn)
-    sql = (f"INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
-           f"VALUES ({', '.join([m] * len(_EVENT_COLUMNS))})")
-    conn.exec_driver_sql(sql, [
-        (account_id, e.id, e.timestamp_ms, e.gateway_id, e.provider, e.model, e.input_tokens,
-         e.output_tokens, e.cost_microcents, e.metadata, now_ms)
-        for e in events
-    ])
+    # The hot path of ingest, at driver level: no per-row SQL compilation.
+    rows = [(account_id, e.id, e.timestamp_ms, e.gateway_id, e.provider, e.model, e.input_tokens,
+             e.output_tokens, e.cost_microcents, e.metadata, now_ms) for e in events]
+    columns = ", ".join(_EVENT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        # COPY inside the same transaction; the ids were checked new under the account lock.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY usage_events ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.exec_driver_sql(f"INSERT INTO usage_events ({columns}) VALUES "
+                         f"({', '.join('?' * len(_EVENT_COLUMNS))})", rows)
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
