@@ -41,7 +41,7 @@ def make_bodies(batches: int) -> list[bytes]:
 
 
 def raw_rows(bodies: list[bytes]) -> list[tuple[object, ...]]:
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for body in bodies:
         for e in orjson.loads(body)["events"]:
             rows.append(("acct", e["id"], e["timestamp"], e["gateway_id"], e["provider"],
