@@ -54,11 +54,10 @@ def record_usage(conn: Connection, account: Mapping[str, Any],
     """Record events for a locked account row; the caller owns the transaction."""
     account_id = str(account["id"])
     closed_through = account["closed_through_month"]
-    fresh = _new_events(conn, account_id, events)
+    fresh = _store_new_events(conn, account_id, events, now_ms)
     total = sum(e.cost_microcents for e in fresh)
     balance = int(account["balance_microcents"])
     if fresh:
-        _insert_events(conn, account_id, fresh, now_ms)
         _roll_up(conn, account_id, fresh, closed_through)
         post_entry(conn, account_id=account_id, kind="usage", amount_microcents=-total,
                    reference=f"usage:{fresh[0].id}", now_ms=now_ms,
@@ -71,12 +70,34 @@ def record_usage(conn: Connection, account: Mapping[str, Any],
     return recorded
 
 
-def _new_events(conn: Connection, account_id: str,
-                events: Sequence[UsageEvent]) -> list[UsageEvent]:
-    """Events whose id this account has not stored, first occurrence in the batch winning."""
+def _store_new_events(conn: Connection, account_id: str, events: Sequence[UsageEvent],
+                      now_ms: int) -> list[UsageEvent]:
+    """Insert the events this account has not stored yet and return them.
+
+    The first occurrence of an id in the batch wins. On SQLite the common case (no repeats)
+    is one INSERT OR IGNORE: if every row went in, nothing was a duplicate; otherwise the
+    attempt is rolled back to a savepoint and the new ids are looked up first.
+    """
     unique: dict[str, UsageEvent] = {}
     for event in events:
         unique.setdefault(event.id, event)
+    if conn.dialect.name == "sqlite":
+        attempt = conn.begin_nested()
+        inserted = _insert_events(conn, account_id, list(unique.values()), now_ms,
+                                  or_ignore=True)
+        if inserted == len(unique):
+            attempt.commit()
+            return list(unique.values())
+        attempt.rollback()
+    fresh = _new_events(conn, account_id, unique)
+    _insert_events(conn, account_id, fresh, now_ms)
+    return fresh
+
+
+def _new_events(conn: Connection, account_id: str,
+                unique: dict[str, UsageEvent]) -> list[UsageEvent]:
+    """The events, keyed by id, whose id this account has not stored."""
+    unique = dict(unique)
     ids = list(unique)
     if conn.dialect.name == "postgresql":
         seen = conn.exec_driver_sql(
@@ -99,7 +120,7 @@ _EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provi
 
 
 def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEvent],
-                   now_ms: int) -> None:
+                   now_ms: int, *, or_ignore: bool = False) -> int:
     # The hot path of ingest, at driver level: no per-row SQL compilation.
     rows = [(account_id, e.id, e.timestamp_ms, e.gateway_id, e.provider, e.model, e.input_tokens,
              e.output_tokens, e.cost_microcents, e.metadata, now_ms) for e in events]
@@ -112,34 +133,39 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
                 f"COPY usage_events ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        return
-    conn.exec_driver_sql(f"INSERT INTO usage_events ({columns}) VALUES "
-                         f"({', '.join('?' * len(_EVENT_COLUMNS))})", rows)
+        return len(rows)
+    if not rows:
+        return 0
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    result = conn.exec_driver_sql(f"{verb} INTO usage_events ({columns}) VALUES "
+                                  f"({', '.join('?' * len(_EVENT_COLUMNS))})", rows)
+    return int(result.rowcount)
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
              closed_through: object) -> None:
-    hours: dict[tuple[int, str, str, str], list[int]] = {}
+    hours: dict[tuple[int, str, str], list[int]] = {}
     minutes: dict[int, int] = {}
-    month_by_hour: dict[int, str] = {}
     for e in events:
-        hour = e.timestamp_ms - e.timestamp_ms % HOUR_MS
-        month = month_by_hour.get(hour)
-        if month is None:
-            month = _billing_month(month_of(hour), closed_through)
-            month_by_hour[hour] = month
-        acc = hours.setdefault((hour, e.provider, e.model, month), [0, 0, 0, 0])
+        minute = e.timestamp_ms - e.timestamp_ms % MINUTE_MS
+        minutes[minute] = minutes.get(minute, 0) + e.cost_microcents
+        key = (minute - minute % HOUR_MS, e.provider, e.model)
+        acc = hours.get(key)
+        if acc is None:
+            acc = hours[key] = [0, 0, 0, 0]
         acc[0] += e.cost_microcents
         acc[1] += e.input_tokens
         acc[2] += e.output_tokens
         acc[3] += 1
-        minute = e.timestamp_ms - e.timestamp_ms % MINUTE_MS
-        minutes[minute] = minutes.get(minute, 0) + e.cost_microcents
+    months: dict[int, str] = {}
+    for hour, _, _ in hours:
+        if hour not in months:
+            months[hour] = _billing_month(month_of(hour), closed_through)
     upsert_add(conn, usage_rollups, [
         {"account_id": account_id, "hour_start_ms": hour, "provider": provider, "model": model,
-         "billing_month": month, "cost_microcents": acc[0], "input_tokens": acc[1],
+         "billing_month": months[hour], "cost_microcents": acc[0], "input_tokens": acc[1],
          "output_tokens": acc[2], "event_count": acc[3]}
-        for (hour, provider, model, month), acc in hours.items()
+        for (hour, provider, model), acc in hours.items()
     ], key=["account_id", "hour_start_ms", "provider", "model", "billing_month"],
         add=["cost_microcents", "input_tokens", "output_tokens", "event_count"])
     upsert_add(conn, usage_minutes, [
