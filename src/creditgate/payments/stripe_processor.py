@@ -70,10 +70,10 @@ class StripeProcessor:
 
     def start_setup(self, *, customer_id: str, account_id: str) -> SetupStart:
         try:
-            seti = self._client.v1.setup_intents.create(
-                {"customer": customer_id, "usage": "off_session",
-                 "payment_method_types": ["card"], "metadata": {"account_id": account_id}},
-            )  # type: ignore[arg-type]
+            params: dict[str, Any] = {
+                "customer": customer_id, "usage": "off_session",
+                "payment_method_types": ["card"], "metadata": {"account_id": account_id}}
+            seti = self._client.v1.setup_intents.create(params)  # type: ignore[arg-type]
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return SetupStart(client_secret=str(seti["client_secret"]), intent_type="setup_intent")
