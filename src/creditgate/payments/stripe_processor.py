@@ -36,7 +36,14 @@ def _translate(exc: stripe.StripeError) -> PaymentError:
     return ProcessorUnavailable(f"{type(exc).__name__}: {exc}")
 
 
-def _intent(pi: Any) -> Intent:
+def _plain(obj: Any) -> dict[str, Any]:
+    """A StripeObject as a plain dict (they refuse dict methods such as .get)."""
+    to_dict = getattr(obj, "to_dict", None)
+    return dict(to_dict()) if to_dict is not None else dict(obj)
+
+
+def _intent(obj: Any) -> Intent:
+    pi = _plain(obj)
     raw = pi["status"]
     status: IntentStatus
     failure = None
@@ -66,7 +73,7 @@ class StripeProcessor:
                 {"idempotency_key": f"customer:{account_id}"})
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
-        return str(customer["id"])
+        return str(_plain(customer)["id"])
 
     def start_setup(self, *, customer_id: str, account_id: str) -> SetupStart:
         try:
@@ -76,7 +83,8 @@ class StripeProcessor:
             seti = self._client.v1.setup_intents.create(params)  # type: ignore[arg-type]
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
-        return SetupStart(client_secret=str(seti["client_secret"]), intent_type="setup_intent")
+        return SetupStart(client_secret=str(_plain(seti)["client_secret"]),
+                          intent_type="setup_intent")
 
     def attach(self, *, customer_id: str, payment_method: str) -> Card:
         try:
@@ -95,15 +103,15 @@ class StripeProcessor:
 
     @staticmethod
     def _card_of(pm: Any) -> Card:
-        card = pm["card"]
-        return Card(str(pm["id"]), str(card["brand"]), str(card["last4"]))
+        data = _plain(pm)
+        card = _plain(data["card"])
+        return Card(str(data["id"]), str(card["brand"]), str(card["last4"]))
 
     def charge(self, *, idempotency_key: str, amount_cents: int, customer_id: str | None,
                payment_method: str | None, off_session: bool,
                metadata: dict[str, str]) -> Intent:
         params: dict[str, Any] = {"amount": amount_cents, "currency": "usd",
-                                  "metadata": metadata,
-                                  "description": "AI Gateway credits"}
+                                  "metadata": metadata}
         if customer_id is not None:
             params["customer"] = customer_id
         if payment_method is not None:
