@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import subprocess
 import sys
 import time
@@ -165,3 +166,34 @@ def test_a_declined_card_grants_nothing(stripe_server: Server) -> None:
                          "payment-method", json={"payment_method": "pm_nope"},
                          headers=server.headers())
     assert unknown.status_code == 400
+
+
+def test_card_collected_in_the_browser_becomes_the_default(stripe_server: Server) -> None:
+    """The SetupIntent flow. localstripe sends no webhook when a SetupIntent is confirmed, so the
+    test builds the `setup_intent.succeeded` event from the emulator's SetupIntent and signs it
+    with Stripe's scheme, as Stripe would."""
+    server, sdk = stripe_server, stripe_server.sdk()
+    setup = sdk.billing.profiles.payment_method.create(account_id=server.account_id)
+    assert setup.intent_type == "setup_intent"
+    seti_id = setup.client_secret.split("_secret_")[0]
+    emulator = stripe.StripeClient(API_KEY, base_addresses={  # type: ignore[arg-type]
+        "api": server.extra["localstripe"]})
+    # What Stripe.js does in the browser with the client secret.
+    confirmed = emulator.v1.setup_intents.confirm(seti_id, {"payment_method": "pm_card_visa"})
+    assert confirmed.status == "succeeded"
+    payload = json.dumps({"id": "evt_seti_1", "object": "event",
+                          "type": "setup_intent.succeeded",
+                          "data": {"object": confirmed.to_dict()}}).encode()
+    stamp = int(time.time())
+    digest = hmac.new(SECRET.encode(), b"%d.%s" % (stamp, payload), hashlib.sha256).hexdigest()
+    delivered = httpx.post(f"{server.extra['root']}/webhooks/stripe", content=payload,
+                           headers={"Stripe-Signature": f"t={stamp},v1={digest}"})
+    assert delivered.status_code == 200, delivered.text
+    shown = balance(sdk, server)
+    assert shown.has_default_payment_method is True
+    assert (shown.payment_method.brand, shown.payment_method.last4) == ("visa", "4242")
+    topup = sdk.ai_gateway.billing.topup.create(account_id=server.account_id, amount=1000)
+    assert sdk.ai_gateway.billing.topup.status(
+        account_id=server.account_id, payment_intent_id=topup.payment_intent_id,
+    ).status == "completed"
+    assert balance(sdk, server).balance == 1000
