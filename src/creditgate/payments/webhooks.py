@@ -93,6 +93,8 @@ def _dispatch(runtime: Runtime, event: dict[str, Any]) -> None:
             topup = load_topup(conn, str(topup_id))
         if topup is None or topup["status"] != "pending":
             return
+        if metadata.get("account_id") not in (None, topup["account_id"]):
+            return
         if topup["intent_id"] is None:
             topup = {**topup, "intent_id": obj.get("id")}
         elif topup["intent_id"] != obj.get("id"):
