@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,14 @@ web.run_app(app, sock=sock, print=None)
 """
 
 
+@dataclass
+class LocalStripe:
+    base: str
+    process: subprocess.Popen[bytes]
+
+
 @pytest.fixture
-def localstripe(tmp_path: Path) -> Iterator[str]:
+def localstripe(tmp_path: Path) -> Iterator[LocalStripe]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "localstripe.log").open("wb")
@@ -62,25 +69,26 @@ def localstripe(tmp_path: Path) -> Iterator[str]:
                 raise AssertionError("localstripe did not start: "
                                      + (tmp_path / "localstripe.log").read_text())
             time.sleep(0.1)
-        yield base
+        yield LocalStripe(base, process)
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
 @pytest.fixture
-def stripe_server(tmp_path: Path, localstripe: str) -> Iterator[Server]:
+def stripe_server(tmp_path: Path, localstripe: LocalStripe) -> Iterator[Server]:
     workdir = tmp_path / "server"
     workdir.mkdir()
     running = start_server(workdir, {
         "CREDITGATE_PAYMENT_PROCESSOR": "stripe", "CREDITGATE_STRIPE_API_KEY": API_KEY,
-        "CREDITGATE_STRIPE_API_BASE": localstripe, "CREDITGATE_STRIPE_WEBHOOK_SECRET": SECRET,
+        "CREDITGATE_STRIPE_API_BASE": localstripe.base,
+        "CREDITGATE_STRIPE_WEBHOOK_SECRET": SECRET,
         "CREDITGATE_WORKER_POLL_SECONDS": "0.2"})
     root = running.base_url.removesuffix("/client/v4")
-    registered = httpx.post(f"{localstripe}/_config/webhooks/creditgate",
+    registered = httpx.post(f"{localstripe.base}/_config/webhooks/creditgate",
                             data={"url": f"{root}/webhooks/stripe", "secret": SECRET})
     assert registered.status_code == 200, registered.text
-    running.extra.update(localstripe=localstripe, root=root)
+    running.extra.update(localstripe=localstripe.base, process=localstripe.process, root=root)
     yield running
     stop_server(running)
 
@@ -197,3 +205,23 @@ def test_card_collected_in_the_browser_becomes_the_default(stripe_server: Server
         account_id=server.account_id, payment_intent_id=topup.payment_intent_id,
     ).status == "completed"
     assert balance(sdk, server).balance == 1000
+
+
+def test_processor_outage_leaves_the_top_up_pending_and_uncredited(
+        stripe_server: Server) -> None:
+    server, sdk = stripe_server, stripe_server.sdk()
+    sdk.billing.profiles.payment_method.create(account_id=server.account_id,
+                                               extra_body={"payment_method": "pm_card_visa"})
+    emulator: subprocess.Popen[bytes] = server.extra["process"]
+    emulator.terminate()
+    emulator.wait(timeout=10)
+    topup = sdk.ai_gateway.billing.topup.create(account_id=server.account_id, amount=1000)
+    assert topup.client_secret is None
+    assert sdk.ai_gateway.billing.topup.status(
+        account_id=server.account_id, payment_intent_id=topup.payment_intent_id,
+    ).status == "pending"
+    assert balance(sdk, server).balance == 0
+    limits = httpx.get(f"{server.base_url}/accounts/{server.account_id}/ai-gateway/billing/"
+                       "topup/limits", headers=server.headers())
+    assert limits.json()["result"] == {"min_cents": 1000, "max_cents": 100000,
+                                       "currency": "usd"}
