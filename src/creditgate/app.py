@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from creditgate.composition import ROUTERS, build_runtime, build_worker
+from creditgate.composition import ROOT_ROUTERS, ROUTERS, build_runtime, build_worker
 from creditgate.kernel.envelope import BodyLimitMiddleware, JSONResponse, install_error_handlers
 from creditgate.kernel.runtime import Runtime
 from creditgate.settings import Settings
@@ -42,6 +42,8 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = False) -> F
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     return app
 

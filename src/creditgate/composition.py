@@ -12,20 +12,33 @@ from creditgate.accounts.routes import router as accounts_router
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
+from creditgate.payments import auto_topup
+from creditgate.payments import jobs as payment_jobs
+from creditgate.payments.factory import build_processor
+from creditgate.payments.routes import router as payments_router
+from creditgate.payments.routes import webhook_router as payments_webhook_router
+from creditgate.payments.summary import payment_summary
 from creditgate.settings import Settings
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.worker.runner import Worker
 
-ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router]
+ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, payments_router]
+# Routers served at the root, outside /client/v4 (processor webhooks).
+ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime = Runtime.from_settings(settings, clock)
     runtime.services["catalog"] = PriceCatalog()
     runtime.services["usage_listeners"] = []
+    runtime.services["payment_processor"] = build_processor(settings, runtime.db, runtime.clock)
+    runtime.services["payment_summary"] = payment_summary
+    runtime.services["usage_listeners"].append(auto_topup.usage_listener(runtime))
     return runtime
 
 
 def build_worker(runtime: Runtime) -> Worker:
-    return Worker(runtime)
+    worker = Worker(runtime)
+    worker.handlers.update(payment_jobs.HANDLERS)
+    return worker

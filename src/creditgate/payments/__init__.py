@@ -1,0 +1,1 @@
+"""Payments: payment methods, top-ups and auto top-up behind one processor interface."""

@@ -1,0 +1,97 @@
+"""Payments tables. Amounts are integer cents (USD), as the AI Gateway API shows them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from creditgate.kernel.db import metadata
+
+# One row per account that has touched payments: processor customer, default card, auto top-up.
+payment_accounts = Table(
+    "payment_accounts", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("customer_id", String(128), nullable=True),
+    Column("default_method_id", String(128), nullable=True),
+    Column("auto_amount_cents", BigInteger, nullable=True),
+    Column("auto_threshold_cents", BigInteger, nullable=True),
+    Column("auto_error", String(500), nullable=True),
+    Column("auto_disabled_reason", String(500), nullable=True),
+    Column("auto_last_failed_ms", BigInteger, nullable=True),
+    Column("auto_failures", Integer, nullable=False, server_default="0"),
+    # At most one auto top-up in flight: set with the job in the usage transaction, cleared
+    # when its outcome is settled. auto_seq names the attempt (job dedupe key, trigger key).
+    Column("auto_in_flight", Boolean, nullable=False, server_default="0"),
+    Column("auto_seq", Integer, nullable=False, server_default="0"),
+    # Daily cap: auto top-ups started on this UTC day ("YYYY-MM-DD").
+    Column("auto_day", String(10), nullable=True),
+    Column("auto_day_count", Integer, nullable=False, server_default="0"),
+    Column("first_topup_success", Boolean, nullable=False, server_default="0"),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+payment_methods = Table(
+    "payment_methods", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("id", String(128), nullable=False),  # the processor's pm_… id
+    Column("brand", String(32), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "id", name="pk_payment_methods"),
+)
+
+# One row per top-up; its id is its invoice's id (in_…).
+topups = Table(
+    "topups", metadata,
+    Column("id", String(64), ForeignKey("invoices.id"), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("origin", String(32), nullable=False),  # manual_topup, auto_topup
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, completed, failed
+    Column("payment_method_id", String(128), nullable=True),
+    Column("intent_id", String(128), nullable=True),
+    Column("client_secret", String(255), nullable=True),
+    Column("failure_reason", String(500), nullable=True),
+    # Auto top-ups: "auto_topup:<account>:<seq>", so a retried job finds its own top-up.
+    Column("trigger_key", String(200), nullable=True, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_topups_account", "account_id", "created_ms"),
+    Index("ix_topups_intent", "intent_id"),
+)
+
+# The webhook inbox: one row per processor event id, handled at most once.
+webhook_events = Table(
+    "webhook_events", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(128), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("handled_ms", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+)
+
+# The sandbox processor's own state (its "remote" side), written only in its own transactions.
+sandbox_intents = Table(
+    "sandbox_intents", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("customer_id", String(128), nullable=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("payment_method", String(128), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("client_secret", String(128), nullable=False),
+    Column("failure", String(500), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+)

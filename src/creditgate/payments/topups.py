@@ -1,0 +1,253 @@
+"""Top-ups: commit a pending top-up and its invoice, charge outside any transaction with a key
+derived from the invoice id, then credit the ledger once and mark the invoice paid.
+
+    tx 1: pending top-up + open invoice (+ reconcile job) -> commit
+    processor.charge(idempotency_key="topup:<invoice id>")      (no transaction open)
+    tx 2: lock account, settle: ledger entry "topup:<invoice id>" (idempotent), invoice paid
+
+`settle` is the only place an outcome lands; the API, the status check, webhooks and the worker
+all go through it, so credits are granted exactly once however often it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from creditgate.invoices.tables import invoices
+from creditgate.kernel.db import lock_account
+from creditgate.kernel.errors import ApiError
+from creditgate.kernel.ids import new_prefixed_id
+from creditgate.kernel.money import MICROCENTS_PER_CENT
+from creditgate.kernel.runtime import Runtime
+from creditgate.ledger.service import post_entry
+from creditgate.payments import errors
+from creditgate.payments.processor import (
+    Declined,
+    Intent,
+    PaymentError,
+    Processor,
+    ProcessorUnavailable,
+    UnknownPaymentMethod,
+)
+from creditgate.payments.store import ensure_payment_account, method_of, payment_account
+from creditgate.payments.tables import payment_accounts, topups
+from creditgate.worker import outbox
+
+MIN_TOPUP_CENTS = 1000
+DEFAULT_MAX_TOPUP_CENTS = 100_000
+RECONCILE_AFTER_MS = 120_000
+LINE_DESCRIPTION = "AI Gateway credits"
+AUTO_FAILURES_BEFORE_DISABLE = 3
+
+Outcome = Intent | Declined
+
+
+def max_topup_cents(runtime: Runtime) -> int:
+    return int(runtime.settings.get("topup_max_cents", str(DEFAULT_MAX_TOPUP_CENTS)))
+
+
+def processor_of(runtime: Runtime) -> Processor:
+    processor: Processor = runtime.services["payment_processor"]
+    return processor
+
+
+def ledger_reference(topup_id: str) -> str:
+    return f"topup:{topup_id}"
+
+
+def open_topup(conn: Connection, *, account_id: str, origin: str, amount_cents: int,
+               payment_method_id: str | None, now_ms: int,
+               trigger_key: str | None = None) -> dict[str, Any]:
+    """Insert the pending top-up and its open invoice (the account row is locked)."""
+    topup_id = new_prefixed_id("in")
+    created_s = now_ms // 1000
+    line = {"description": LINE_DESCRIPTION, "amount": amount_cents, "currency": "usd",
+            "quantity": 1, "pricing": {"unit_amount_decimal": str(amount_cents)},
+            "period": {"start": created_s, "end": created_s}}
+    conn.execute(insert(invoices).values(
+        id=topup_id, account_id=account_id, origin=origin, status="open", currency="usd",
+        subtotal_cents=amount_cents, tax_cents=0, credits_applied_cents=0,
+        amount_due_cents=amount_cents, amount_paid_cents=0, amount_remaining_cents=amount_cents,
+        attempt_count=0, attempted=False,
+        # Auto top-ups are collected without the customer; manual ones on their request.
+        auto_advance=origin == "auto_topup", description=LINE_DESCRIPTION,
+        created_by="creditgate", created_s=created_s, period_start_s=created_s,
+        period_end_s=created_s, period_month=None, lines_json=orjson.dumps([line]).decode(),
+    ))
+    row = {"id": topup_id, "account_id": account_id, "origin": origin,
+           "amount_cents": amount_cents, "status": "pending",
+           "payment_method_id": payment_method_id, "intent_id": None, "client_secret": None,
+           "failure_reason": None, "trigger_key": trigger_key, "created_ms": now_ms,
+           "updated_ms": now_ms}
+    conn.execute(insert(topups).values(**row))
+    return row
+
+
+def load_topup(conn: Connection, topup_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(topups).where(topups.c.id == topup_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def ask_processor(runtime: Runtime, topup: dict[str, Any]) -> Outcome:
+    """Charge (idempotently, the same key every time) or look up the intent. No transaction
+    may be open here. Raises ProcessorUnavailable when the outcome is unknown."""
+    processor = processor_of(runtime)
+    if topup["intent_id"] is not None:
+        return processor.retrieve(topup["intent_id"])
+    with runtime.db.read() as conn:
+        pa = payment_account(conn, topup["account_id"])
+    customer = None if pa is None else pa["customer_id"]
+    try:
+        return processor.charge(
+            idempotency_key=ledger_reference(topup["id"]), amount_cents=topup["amount_cents"],
+            customer_id=customer, payment_method=topup["payment_method_id"],
+            off_session=topup["origin"] == "auto_topup",
+            metadata={"invoice_id": topup["id"], "account_id": topup["account_id"],
+                      "origin": topup["origin"]})
+    except Declined as exc:
+        return exc
+    except UnknownPaymentMethod as exc:
+        return Declined(str(exc), "payment_method_unknown")
+
+
+def settle(conn: Connection, topup_id: str, outcome: Outcome, now_ms: int) -> dict[str, Any]:
+    """Record an outcome for a top-up; the caller holds the account lock. Idempotent."""
+    topup = load_topup(conn, topup_id)
+    assert topup is not None
+    if topup["status"] != "pending":
+        return topup
+    if isinstance(outcome, Intent) and outcome.status == "pending":
+        conn.execute(update(topups).where(topups.c.id == topup_id).values(
+            intent_id=outcome.id, client_secret=outcome.client_secret, updated_ms=now_ms))
+        return load_topup(conn, topup_id) or topup
+    if isinstance(outcome, Intent) and outcome.status == "succeeded":
+        _complete(conn, topup, outcome, now_ms)
+    else:
+        reason = outcome.reason if isinstance(outcome, Declined) else (
+            outcome.failure or "The payment failed.")
+        _fail(conn, topup, reason, now_ms, None if isinstance(outcome, Declined) else outcome)
+    return load_topup(conn, topup_id) or topup
+
+
+def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: int) -> None:
+    amount = int(topup["amount_cents"])
+    post_entry(conn, account_id=topup["account_id"],
+               kind="auto_topup" if topup["origin"] == "auto_topup" else "topup",
+               amount_microcents=amount * MICROCENTS_PER_CENT,
+               reference=ledger_reference(topup["id"]), now_ms=now_ms,
+               description=f"{LINE_DESCRIPTION} ({topup['id']})")
+    conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
+        status="completed", intent_id=intent.id, client_secret=None, updated_ms=now_ms))
+    conn.execute(update(invoices).where(invoices.c.id == topup["id"]).values(
+        status="paid", amount_paid_cents=amount, amount_remaining_cents=0, attempted=True,
+        attempt_count=invoices.c.attempt_count + 1))
+    ensure_payment_account(conn, topup["account_id"], now_ms)
+    values: dict[str, Any] = {"first_topup_success": True, "updated_ms": now_ms}
+    if topup["origin"] == "auto_topup":
+        values.update(auto_in_flight=False, auto_failures=0, auto_error=None)
+    conn.execute(update(payment_accounts).where(
+        payment_accounts.c.account_id == topup["account_id"]).values(**values))
+
+
+def _fail(conn: Connection, topup: dict[str, Any], reason: str, now_ms: int,
+          intent: Intent | None) -> None:
+    conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
+        status="failed", failure_reason=reason[:500], updated_ms=now_ms,
+        intent_id=topup["intent_id"] if intent is None else intent.id, client_secret=None))
+    # Nothing was collected and nothing will be: the invoice is void.
+    conn.execute(update(invoices).where(invoices.c.id == topup["id"]).values(
+        status="void", attempted=True, attempt_count=invoices.c.attempt_count + 1))
+    if topup["origin"] == "auto_topup":
+        record_auto_failure(conn, topup["account_id"], reason, now_ms, count=True)
+
+
+def record_auto_failure(conn: Connection, account_id: str, reason: str, now_ms: int, *,
+                        count: bool) -> None:
+    """An auto top-up failed: say so; after 3 consecutive failures, stop and say why."""
+    pa = ensure_payment_account(conn, account_id, now_ms)
+    failures = int(pa["auto_failures"]) + (1 if count else 0)
+    values: dict[str, Any] = {"auto_error": f"Auto top-up failed: {reason}"[:500],
+                              "auto_last_failed_ms": now_ms, "auto_failures": failures,
+                              "updated_ms": now_ms}
+    if count:
+        values["auto_in_flight"] = False
+    if failures >= AUTO_FAILURES_BEFORE_DISABLE and pa["auto_amount_cents"] is not None:
+        values["auto_disabled_reason"] = (
+            f"Auto top-up stopped after {failures} consecutive failed payments "
+            f"(last: {reason}). Set the auto top-up configuration again to re-enable it.")[:500]
+    conn.execute(update(payment_accounts).where(
+        payment_accounts.c.account_id == account_id).values(**values))
+
+
+def settle_locked(runtime: Runtime, topup: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    with runtime.db.write() as conn:
+        lock_account(conn, topup["account_id"])
+        return settle(conn, topup["id"], outcome, runtime.clock.now_ms())
+
+
+def create_manual(runtime: Runtime, account_id: str, amount_cents: int,
+                  payment_method_id: str | None) -> dict[str, Any]:
+    now = runtime.clock.now_ms()
+    with runtime.db.write() as conn:
+        lock_account(conn, account_id)
+        pa = ensure_payment_account(conn, account_id, now)
+        onboarded = pa["default_method_id"] is not None
+        method_id = payment_method_id or pa["default_method_id"]
+        method = None if method_id is None else method_of(conn, account_id, method_id)
+        if payment_method_id is not None and method is None:
+            raise ApiError(errors.UNKNOWN_PAYMENT_METHOD,
+                           f"No payment method {payment_method_id!r} on this account",
+                           "/payment_method_id")
+        topup = open_topup(conn, account_id=account_id, origin="manual_topup",
+                           amount_cents=amount_cents, payment_method_id=method_id, now_ms=now)
+        # Should this request die between the charge and the credit, the worker finishes it.
+        outbox.enqueue(conn, kind="topup_reconcile", now_ms=now, account_id=account_id,
+                       payload={"topup_id": topup["id"]}, run_after_ms=now + RECONCILE_AFTER_MS,
+                       dedupe_key=f"topup_reconcile:{topup['id']}")
+    try:
+        outcome: Outcome | None = ask_processor(runtime, topup)
+    except ProcessorUnavailable:
+        outcome = None
+    if outcome is not None:
+        topup = settle_locked(runtime, topup, outcome)
+    if isinstance(outcome, Declined):
+        raise ApiError(errors.PAYMENT_DECLINED, f"The payment was declined: {outcome.reason}")
+    result: dict[str, Any] = {
+        "client_secret": topup["client_secret"] if topup["status"] == "pending" else None,
+        "onboarding": onboarded, "payment_intent_id": topup["id"],
+    }
+    if method is not None:
+        result.update(brand=method["brand"], last4=method["last4"])
+    return result
+
+
+def status(runtime: Runtime, account_id: str, topup_id: str) -> dict[str, Any]:
+    with runtime.db.read() as conn:
+        topup = load_topup(conn, topup_id)
+    if topup is None or topup["account_id"] != account_id:
+        raise ApiError(errors.TOPUP_NOT_FOUND, f"No top-up {topup_id!r} on this account",
+                       "/payment_intent_id")
+    if topup["status"] == "pending" and topup["intent_id"] is not None:
+        # A processor fault leaves it pending as far as we know; the worker keeps asking.
+        with contextlib.suppress(PaymentError):
+            topup = settle_locked(runtime, topup, ask_processor(runtime, topup))
+    return {"payment_intent_id": topup["id"], "status": topup["status"]}
+
+
+class StillPending(Exception):
+    """The processor has not decided yet; the job runs again later."""
+
+
+def reconcile(runtime: Runtime, topup_id: str) -> None:
+    """Finish a top-up whose request may have died between the charge and the credit."""
+    with runtime.db.read() as conn:
+        topup = load_topup(conn, topup_id)
+    if topup is None or topup["status"] != "pending":
+        return
+    settled = settle_locked(runtime, topup, ask_processor(runtime, topup))
+    if settled["status"] == "pending":
+        raise StillPending(f"top-up {topup_id} still awaits the customer or the processor")
