@@ -3,6 +3,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -10,7 +11,7 @@ from creditgate.kernel.runtime import Runtime
 from creditgate.payments.sandbox import SandboxProcessor
 from creditgate.payments.tables import sandbox_intents, topups
 from creditgate.usage import service as usage_service
-from creditgate.usage.events import read_batch
+from creditgate.usage.events import read_batch_json
 from tests.conftest import Account, error_of
 from tests.helpers import balance_microcents, grant_cents
 from tests.payments.conftest import attach, balance, run_worker
@@ -96,8 +97,8 @@ def test_concurrent_usage_posts_charge_exactly_once(client: Any, account: Accoun
     catalog = runtime.services["catalog"]
 
     def post(i: int) -> None:
-        events = read_batch({"events": [{"id": f"e{i}", "cost": 100}]},
-                            now_ms=runtime.clock.now_ms(), catalog=catalog)
+        events = read_batch_json(orjson.dumps({"events": [{"id": f"e{i}", "cost": 100}]}),
+                                 now_ms=runtime.clock.now_ms(), catalog=catalog)
         usage_service.ingest(runtime, account.id, events)
 
     with ThreadPoolExecutor(8) as pool:
