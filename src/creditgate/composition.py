@@ -9,6 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from creditgate.accounts.routes import router as accounts_router
+from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
+from creditgate.invoices.routes import router as invoices_router
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
@@ -17,7 +19,7 @@ from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.worker.runner import Worker
 
-ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router]
+ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, invoices_router]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -28,4 +30,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
 
 
 def build_worker(runtime: Runtime) -> Worker:
-    return Worker(runtime)
+    worker = Worker(runtime)
+    worker.periodic.extend(invoice_periodic_tasks(runtime))
+    return worker
