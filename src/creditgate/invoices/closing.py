@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.statements import USAGE, Statement, statements_through
@@ -52,24 +53,23 @@ def month_description(month: str) -> str:
     return f"AI Gateway usage, {names[int(month[5:7]) - 1]} {month[:4]}"
 
 
-def _insert_statement(conn: Connection, statement: Statement, now_ms: int) -> str:
-    invoice_id = new_prefixed_id("in")
+def _statement_row(statement: Statement, now_ms: int) -> dict[str, Any]:
     due = statement.amount_due_cents
-    conn.execute(insert(invoices).values(
-        id=invoice_id, account_id=statement.account_id, origin=USAGE,
-        status=statement.final_status, currency="usd",
-        subtotal_cents=statement.subtotal_cents, tax_cents=statement.tax_cents,
-        credits_applied_cents=statement.credits_cents, amount_due_cents=due,
-        amount_paid_cents=0, amount_remaining_cents=due, attempt_count=0, attempted=False,
+    return {
+        "id": new_prefixed_id("in"), "account_id": statement.account_id, "origin": USAGE,
+        "status": statement.final_status, "currency": "usd",
+        "subtotal_cents": statement.subtotal_cents, "tax_cents": statement.tax_cents,
+        "credits_applied_cents": statement.credits_cents, "amount_due_cents": due,
+        "amount_paid_cents": 0, "amount_remaining_cents": due, "attempt_count": 0,
+        "attempted": False,
         # Statements are not charged automatically: credits pay them, the rest is invoiced.
-        auto_advance=False, description=month_description(statement.month),
-        created_by="creditgate", created_s=now_ms // 1000,
-        period_start_s=statement.period_start_s, period_end_s=statement.period_end_s,
-        period_month=statement.month,
-        lines_json=orjson.dumps([line.as_api() for line in statement.lines]).decode(),
-        tax_rate=str(statement.tax_rate), tax_country=statement.tax_country,
-    ))
-    return invoice_id
+        "auto_advance": False, "description": month_description(statement.month),
+        "created_by": "creditgate", "created_s": now_ms // 1000,
+        "period_start_s": statement.period_start_s, "period_end_s": statement.period_end_s,
+        "period_month": statement.month,
+        "lines_json": orjson.dumps([line.as_api() for line in statement.lines]).decode(),
+        "tax_rate": str(statement.tax_rate), "tax_country": statement.tax_country,
+    }
 
 
 def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *,
@@ -79,6 +79,7 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
     rates = tax_rates_for(runtime.settings)
     now_ms = runtime.clock.now_ms()
     with runtime.db.write() as conn:
+        due = []
         for account_id in sorted(set(account_ids)):
             account = lock_account(conn, account_id)
             if account is None:
@@ -87,15 +88,24 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
             closed = account["closed_through_month"]
             if closed is not None and closed >= through:
                 report.already_closed += 1
-                continue
-            for statement in statements_through(conn, account, through, rates):
-                if statement.lines:
-                    report.statements.append(_insert_statement(conn, statement, now_ms))
-                else:
-                    report.empty_months += 1
-            conn.execute(update(accounts).where(accounts.c.id == account_id)
-                         .values(closed_through_month=through))
-            if before_commit is not None:
+            else:
+                due.append(account)
+        if not due:
+            return report
+        rows = []
+        for statement in statements_through(conn, due, through, rates):
+            if statement.lines:
+                rows.append(_statement_row(statement, now_ms))
+            else:
+                report.empty_months += 1
+        if rows:
+            conn.execute(insert(invoices), rows)
+            report.statements += [str(row["id"]) for row in rows]
+        closing = [str(a["id"]) for a in due]
+        conn.execute(update(accounts).where(accounts.c.id.in_(closing))
+                     .values(closed_through_month=through))
+        if before_commit is not None:
+            for account_id in closing:
                 before_commit(account_id)
     return report
 

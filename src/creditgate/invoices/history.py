@@ -79,7 +79,7 @@ def invoice_summary(row: Mapping[str, Any], settings: Settings, now_s: int) -> d
 def invoice_history(runtime: Runtime, account_id: str,
                     query: HistoryQuery) -> tuple[dict[str, Any], dict[str, Any]]:
     """(result, result_info) for GET …/invoice-history."""
-    where = [invoices.c.account_id == account_id, invoices.c.status != "draft"]
+    where = [invoices.c.account_id == account_id]
     origins = ORIGINS[query.type]
     if origins is not None:
         where.append(invoices.c.origin.in_(origins))
@@ -107,7 +107,7 @@ def invoice_preview(runtime: Runtime, account_id: str) -> dict[str, Any]:
         row = conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
         if row is None:
             raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
-        pending = statements_through(conn, dict(row), month, rates)
+        pending = statements_through(conn, [dict(row)], month, rates)
         statement = pending[-1] if pending else compute_statement(conn, account_id, month, rates)
     due = statement.amount_due_cents
     return {

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from creditgate.invoices.tables import invoices
-from creditgate.invoices.taxes import TaxRates, profile_country, tax_cents
+from creditgate.invoices.taxes import TaxRates, profile_countries, tax_cents
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_whole_cents
 from creditgate.kernel.months import month_end_ms, month_of, month_start_ms, next_month
 from creditgate.ledger.tables import ledger_entries
@@ -120,57 +120,74 @@ def _describe(provider: str, model: str, late_from: str | None) -> str:
     return f"{name} — late usage from {late_from}" if late_from else name
 
 
-def _lines(conn: Connection, account_id: str, month: str) -> list[Line]:
-    start_ms = month_start_ms(month)
-    late = case((usage_rollups.c.hour_start_ms < start_ms, 1), else_=0)
-    rows = conn.execute(
-        select(usage_rollups.c.provider, usage_rollups.c.model, late.label("late"),
-               func.min(usage_rollups.c.hour_start_ms), func.max(usage_rollups.c.hour_start_ms),
-               func.sum(usage_rollups.c.cost_microcents), func.sum(usage_rollups.c.input_tokens),
-               func.sum(usage_rollups.c.output_tokens), func.sum(usage_rollups.c.event_count))
-        .where(usage_rollups.c.account_id == account_id,
-               usage_rollups.c.billing_month == month)
-        .group_by(usage_rollups.c.provider, usage_rollups.c.model, late)
-    ).all()
-    lines = []
-    for provider, model, is_late, first_ms, last_ms, cost, tokens_in, tokens_out, events in rows:
-        tokens = int(tokens_in) + int(tokens_out)
-        unit, quantity = ("tokens", tokens) if tokens > 0 else ("requests", int(events))
-        amount = microcents_to_whole_cents(int(cost))
-        late_from = None
-        period = (start_ms, month_end_ms(month))
-        if is_late:
-            first, last = month_of(int(first_ms)), month_of(int(last_ms))
-            late_from = first if first == last else f"{first} to {last}"
-            period = (month_start_ms(first), month_end_ms(last))
-        lines.append(Line(_describe(provider, model, late_from), provider, model, unit,
-                          quantity, amount, unit_amount_decimal(amount, quantity),
-                          period[0] // 1000, period[1] // 1000, late_from))
-    lines.sort(key=lambda line: (line.late_from is not None, line.late_from or "",
-                                 line.provider, line.model))
-    return lines
+def _line(month: str, row: Any) -> Line:
+    _, provider, model, is_late, first_ms, last_ms, cost, tokens_in, tokens_out, events = row
+    tokens = int(tokens_in) + int(tokens_out)
+    unit, quantity = ("tokens", tokens) if tokens > 0 else ("requests", int(events))
+    amount = microcents_to_whole_cents(int(cost))
+    late_from = None
+    period = (month_start_ms(month), month_end_ms(month))
+    if is_late:
+        first, last = month_of(int(first_ms)), month_of(int(last_ms))
+        late_from = first if first == last else f"{first} to {last}"
+        period = (month_start_ms(first), month_end_ms(last))
+    return Line(_describe(provider, model, late_from), provider, model, unit, quantity, amount,
+                unit_amount_decimal(amount, quantity), period[0] // 1000, period[1] // 1000,
+                late_from)
 
 
-def _credit_pool(conn: Connection, account_id: str, until_ms: int) -> tuple[list[Any], int]:
-    """Credit entries (id, whole cents) oldest first, and cents of negative corrections."""
-    rows = conn.execute(
-        select(ledger_entries.c.id, ledger_entries.c.amount_microcents)
-        .where(ledger_entries.c.account_id == account_id, ledger_entries.c.kind != "usage",
-               ledger_entries.c.created_ms < until_ms)
-        .order_by(ledger_entries.c.created_ms, ledger_entries.c.id)
-    ).all()
-    pool = [(int(r[0]), int(r[1]) // MICROCENTS_PER_CENT) for r in rows if r[1] > 0]
-    corrections = sum(-int(r[1]) for r in rows if r[1] < 0)
-    return pool, -(-corrections // MICROCENTS_PER_CENT)
+@dataclass
+class MonthInputs:
+    """What the statements of one month need, for a set of accounts, in four queries."""
+
+    month: str
+    lines: dict[str, list[Line]]
+    pools: dict[str, list[tuple[int, int]]]  # credit entries (id, whole cents), oldest first
+    corrections: dict[str, int]  # cents of negative corrections, consumed from the pool first
+    consumed: dict[str, int]  # cents earlier stored statements applied
+    countries: dict[str, str | None]
 
 
-def _consumed_by_statements(conn: Connection, account_id: str, month: str) -> int:
-    total = conn.execute(
-        select(func.coalesce(func.sum(invoices.c.credits_applied_cents), 0))
-        .where(invoices.c.account_id == account_id, invoices.c.origin == USAGE,
+def load_inputs(conn: Connection, account_ids: Sequence[str], month: str) -> MonthInputs:
+    ids = list(account_ids)
+    start_ms, end_ms = month_start_ms(month), month_end_ms(month)
+    r = usage_rollups.c
+    late = case((r.hour_start_ms < start_ms, 1), else_=0)
+    lines: dict[str, list[Line]] = {a: [] for a in ids}
+    for row in conn.execute(
+        select(r.account_id, r.provider, r.model, late.label("late"), func.min(r.hour_start_ms),
+               func.max(r.hour_start_ms), func.sum(r.cost_microcents), func.sum(r.input_tokens),
+               func.sum(r.output_tokens), func.sum(r.event_count))
+        .where(r.account_id.in_(ids), r.billing_month == month)
+        .group_by(r.account_id, r.provider, r.model, late)
+    ):
+        lines[row[0]].append(_line(month, row))
+    for account_lines in lines.values():
+        account_lines.sort(key=lambda line: (line.late_from is not None, line.late_from or "",
+                                             line.provider, line.model))
+    pools: dict[str, list[tuple[int, int]]] = {a: [] for a in ids}
+    negative: dict[str, int] = dict.fromkeys(ids, 0)
+    e = ledger_entries.c
+    for account_id, entry_id, amount in conn.execute(
+        select(e.account_id, e.id, e.amount_microcents)
+        .where(e.account_id.in_(ids), e.kind != "usage", e.created_ms < end_ms)
+        .order_by(e.account_id, e.created_ms, e.id)
+    ):
+        if amount > 0:
+            pools[account_id].append((int(entry_id), int(amount) // MICROCENTS_PER_CENT))
+        else:
+            negative[account_id] -= int(amount)
+    consumed = dict.fromkeys(ids, 0)
+    for account_id, total in conn.execute(
+        select(invoices.c.account_id, func.sum(invoices.c.credits_applied_cents))
+        .where(invoices.c.account_id.in_(ids), invoices.c.origin == USAGE,
                invoices.c.period_month < month)
-    ).scalar_one()
-    return int(total)
+        .group_by(invoices.c.account_id)
+    ):
+        consumed[account_id] = int(total or 0)
+    return MonthInputs(month, lines, pools,
+                       {a: -(-n // MICROCENTS_PER_CENT) for a, n in negative.items()},
+                       consumed, profile_countries(conn, ids))
 
 
 def _apply_credits(lines: Sequence[Line], pool: Sequence[tuple[int, int]], skip: int) -> int:
@@ -196,46 +213,65 @@ def _apply_credits(lines: Sequence[Line], pool: Sequence[tuple[int, int]], skip:
     return applied
 
 
-def compute_statement(conn: Connection, account_id: str, month: str, rates: TaxRates, *,
-                      pending_credits_cents: int = 0) -> Statement:
-    """The statement of `month` from the data now stored.
+def build_statement(account_id: str, inputs: MonthInputs, rates: TaxRates, *,
+                    pending_credits_cents: int = 0) -> Statement:
+    """The statement of one account from loaded inputs.
 
     `pending_credits_cents`: credits that earlier, not yet stored statements will apply.
     """
-    lines = _lines(conn, account_id, month)
-    pool, corrections = _credit_pool(conn, account_id, month_end_ms(month))
-    skip = corrections + _consumed_by_statements(conn, account_id, month) + pending_credits_cents
-    credits = _apply_credits(lines, pool, skip)
+    lines = inputs.lines[account_id]
+    skip = (inputs.corrections[account_id] + inputs.consumed[account_id]
+            + pending_credits_cents)
+    credits = _apply_credits(lines, inputs.pools[account_id], skip)
     subtotal = sum(line.amount_cents for line in lines)
-    country = profile_country(conn, account_id)
+    country = inputs.countries[account_id]
     rate = rates.rate_for(country)
-    return Statement(account_id, month, lines, subtotal, credits, rate, country,
+    return Statement(account_id, inputs.month, lines, subtotal, credits, rate, country,
                      tax_cents(subtotal - credits, rate))
 
 
-def first_unclosed_month(conn: Connection, account: Mapping[str, Any]) -> str:
-    closed = account["closed_through_month"]
-    if closed:
-        return next_month(str(closed))
-    # Usage may be back-dated before the account's creation; bill from the earliest of both.
-    earliest = conn.execute(
-        select(func.min(usage_rollups.c.billing_month))
-        .where(usage_rollups.c.account_id == account["id"])
-    ).scalar_one_or_none()
-    created = month_of(int(account["created_ms"]))
-    return min(created, earliest) if earliest else created
+def compute_statement(conn: Connection, account_id: str, month: str,
+                      rates: TaxRates) -> Statement:
+    return build_statement(account_id, load_inputs(conn, [account_id], month), rates)
 
 
-def statements_through(conn: Connection, account: Mapping[str, Any], through: str,
+def first_unclosed_months(conn: Connection,
+                          accounts: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Per account: the month after `closed_through_month`, or where billing starts."""
+    first: dict[str, str] = {}
+    never_closed = []
+    for account in accounts:
+        closed = account["closed_through_month"]
+        if closed:
+            first[str(account["id"])] = next_month(str(closed))
+        else:
+            first[str(account["id"])] = month_of(int(account["created_ms"]))
+            never_closed.append(str(account["id"]))
+    if never_closed:
+        # Usage may be back-dated before the account's creation; bill from the earliest of both.
+        r = usage_rollups.c
+        for account_id, earliest in conn.execute(
+            select(r.account_id, func.min(r.billing_month))
+            .where(r.account_id.in_(never_closed)).group_by(r.account_id)
+        ):
+            first[account_id] = min(first[account_id], str(earliest))
+    return first
+
+
+def statements_through(conn: Connection, accounts: Sequence[Mapping[str, Any]], through: str,
                        rates: TaxRates) -> list[Statement]:
-    """Every unclosed month of the account up to `through`, oldest first."""
-    month = first_unclosed_month(conn, account)
+    """Every unclosed month of these accounts up to `through`, month by month."""
+    first = first_unclosed_months(conn, accounts)
+    pending = dict.fromkeys(first, 0)
     statements: list[Statement] = []
-    pending = 0
+    month = min(first.values(), default=next_month(through))
     while month <= through:
-        statement = compute_statement(conn, str(account["id"]), month, rates,
-                                      pending_credits_cents=pending)
-        pending += statement.credits_cents
-        statements.append(statement)
+        due = [a for a, start in first.items() if start <= month]
+        inputs = load_inputs(conn, due, month)
+        for account_id in due:
+            statement = build_statement(account_id, inputs, rates,
+                                        pending_credits_cents=pending[account_id])
+            pending[account_id] += statement.credits_cents
+            statements.append(statement)
         month = next_month(month)
     return statements

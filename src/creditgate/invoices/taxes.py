@@ -8,6 +8,7 @@ floats) between 0 and 1.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
@@ -61,11 +62,15 @@ def tax_rates_for(settings: Settings) -> TaxRates:
     return load_tax_rates(settings.get("tax_rates_file", str(DEFAULT_FILE)))
 
 
-def profile_country(conn: Connection, account_id: str) -> str | None:
-    country = conn.execute(
-        select(billing_profiles.c.country).where(billing_profiles.c.account_id == account_id)
-    ).scalar_one_or_none()
-    return country.strip().upper() if country else None
+def profile_countries(conn: Connection, account_ids: Sequence[str]) -> dict[str, str | None]:
+    """The billing profile's country (ISO code, upper case) per account; None without one."""
+    countries: dict[str, str | None] = dict.fromkeys(account_ids)
+    for account_id, country in conn.execute(
+        select(billing_profiles.c.account_id, billing_profiles.c.country)
+        .where(billing_profiles.c.account_id.in_(list(account_ids)))
+    ):
+        countries[account_id] = country.strip().upper() if country else None
+    return countries
 
 
 def tax_cents(taxable_cents: int, rate: Decimal) -> int:
