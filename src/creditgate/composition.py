@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from creditgate.accounts.routes import router as accounts_router
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
+from creditgate.invoices.taxes import tax_rates_for
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
@@ -26,6 +27,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime = Runtime.from_settings(settings, clock)
     runtime.services["catalog"] = PriceCatalog()
     runtime.services["usage_listeners"] = []
+    runtime.services["tax_rates"] = tax_rates_for(settings)
     return runtime
 
 

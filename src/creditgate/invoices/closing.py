@@ -21,7 +21,7 @@ from sqlalchemy import insert, or_, select, update
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.statements import USAGE, Statement, statements_through
 from creditgate.invoices.tables import invoices
-from creditgate.invoices.taxes import tax_rates_for
+from creditgate.invoices.taxes import runtime_tax_rates
 from creditgate.kernel.db import lock_account
 from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.months import month_end_ms, month_of, previous_month
@@ -76,7 +76,7 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
                    before_commit: BeforeCommit | None = None) -> CloseReport:
     """Close every month up to `through` for these accounts, in one transaction."""
     report = CloseReport()
-    rates = tax_rates_for(runtime.settings)
+    rates = runtime_tax_rates(runtime)
     now_ms = runtime.clock.now_ms()
     with runtime.db.write() as conn:
         due = []

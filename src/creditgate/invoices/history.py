@@ -13,7 +13,7 @@ from creditgate.invoices.errors import INVALID_INVOICE_TYPE, INVALID_PAGINATION
 from creditgate.invoices.links import pdf_url
 from creditgate.invoices.statements import CURRENCY, compute_statement, statements_through
 from creditgate.invoices.tables import invoices
-from creditgate.invoices.taxes import tax_rates_for
+from creditgate.invoices.taxes import runtime_tax_rates
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of
@@ -102,7 +102,7 @@ def invoice_history(runtime: Runtime, account_id: str,
 def invoice_preview(runtime: Runtime, account_id: str) -> dict[str, Any]:
     """The current month's statement as it stands, status draft (same code as the close)."""
     month = month_of(runtime.clock.now_ms())
-    rates = tax_rates_for(runtime.settings)
+    rates = runtime_tax_rates(runtime)
     with runtime.db.read() as conn:
         row = conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
         if row is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Connection, select
 
+from creditgate.kernel.runtime import Runtime
 from creditgate.reporting.tables import billing_profiles
 from creditgate.settings import Settings
 
@@ -60,6 +61,12 @@ def load_tax_rates(path: str) -> TaxRates:
 
 def tax_rates_for(settings: Settings) -> TaxRates:
     return load_tax_rates(settings.get("tax_rates_file", str(DEFAULT_FILE)))
+
+
+def runtime_tax_rates(runtime: Runtime) -> TaxRates:
+    """The rates loaded when the runtime was built (a bad file fails at start-up)."""
+    rates = runtime.services.get("tax_rates")
+    return rates if isinstance(rates, TaxRates) else tax_rates_for(runtime.settings)
 
 
 def profile_countries(conn: Connection, account_ids: Sequence[str]) -> dict[str, str | None]:
