@@ -272,6 +272,36 @@ def test_two_workers_closing_at_once_make_one_statement_each(
         check_totals(statement)
 
 
+def test_two_worker_processes_sweeping_at_once_bill_each_month_once(
+        make_account: MakeAccount, runtime: Runtime, clock: ManualClock, db_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    ids = [make_account().id for _ in range(8)]
+    for n, account_id in enumerate(ids):
+        usage(runtime, account_id, str(n + 1))
+    clock.set(ms(2026, 12, 1, 0, 5))
+    settings = Settings(database_url=db_url, sqlite_synchronous="NORMAL",
+                        extra={"invoice_close_batch": "3"})
+    runtimes = [build_runtime(settings, clock) for _ in range(2)]
+    workers = [build_worker(rt) for rt in runtimes]
+    barrier = threading.Barrier(2)
+
+    def sweep(index: int) -> None:
+        barrier.wait()
+        workers[index].run_once()
+
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(2)]
+    with caplog.at_level("ERROR"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for rt in runtimes:
+        rt.db.dispose()
+    assert [r.message for r in caplog.records] == []
+    assert [[s["amount_due_cents"] for s in statements(runtime, a)] for a in ids] == [
+        [n + 1] for n in range(8)]
+
+
 def test_the_preview_is_the_statement_the_close_makes(
         runtime: Runtime, account: Account, clock: ManualClock, client: Any) -> None:
     billing_profile(runtime, account.id, "FR", company="Acme SAS")

@@ -6,11 +6,13 @@ import re
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import OperationalError
 
+from creditgate.accounts.service import account_exists
 from creditgate.cli_support import emit, fail, runtime_from_env
-from creditgate.invoices.closing import CloseReport, close_accounts, close_due
-from creditgate.kernel.db import lock_account
+from creditgate.invoices.closing import CloseReport, accounts_due, close_accounts, close_due
 from creditgate.kernel.months import month_of
+from creditgate.kernel.runtime import Runtime
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -35,13 +37,16 @@ def close(month: str, account_id: str | None, as_json: bool) -> None:
     current = month_of(runtime.clock.now_ms())
     if month >= current:
         fail(f"--month {month} has not ended yet (the current UTC month is {current})")
-    if account_id is not None:
-        with runtime.db.read() as conn:
-            if lock_account(conn, account_id) is None:
-                fail(f"no account {account_id}")
-        report = close_accounts(runtime, [account_id], month)
-    else:
-        report = _close_all(runtime, month, as_json)
+    try:
+        if account_id is not None:
+            with runtime.db.read() as conn:
+                if not account_exists(conn, account_id):
+                    fail(f"no account {account_id}")
+            report = close_accounts(runtime, [account_id], month)
+        else:
+            report = _close_all(runtime, month, as_json)
+    except OperationalError as exc:
+        fail(f"database error ({exc.orig}); is it migrated? run `creditgate migrate` first")
     summary = {"month": month, "accounts": report.accounts,
                "statements": len(report.statements), "empty_months": report.empty_months,
                "already_closed": report.already_closed, "invoice_ids": report.statements}
@@ -51,11 +56,7 @@ def close(month: str, account_id: str | None, as_json: bool) -> None:
          f"{report.already_closed} already closed")
 
 
-def _close_all(runtime: object, month: str, as_json: bool) -> CloseReport:
-    from creditgate.invoices.closing import accounts_due
-    from creditgate.kernel.runtime import Runtime
-
-    assert isinstance(runtime, Runtime)
+def _close_all(runtime: Runtime, month: str, as_json: bool) -> CloseReport:
     total = len(accounts_due(runtime, month))
     columns = [TextColumn(f"closing {month}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn()]
