@@ -94,6 +94,13 @@ def seed_accounts(runtime: Runtime, count: int, per_account: int) -> list[str]:
     return ids
 
 
+def analyze(runtime: Runtime) -> None:
+    """On PostgreSQL, what autovacuum does soon after a bulk load (else the planner guesses)."""
+    if not runtime.db.is_sqlite:
+        with runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("ANALYZE")
+
+
 def baseline_inserts(runtime: Runtime, ids: list[str], batch: int) -> float:
     """Raw invoice inserts, one row per account, in the close's transaction batches."""
     now_s = month_end_ms(MONTH) // 1000
@@ -114,6 +121,7 @@ def baseline_inserts(runtime: Runtime, ids: list[str], batch: int) -> float:
 def bench_close(runtime: Runtime, count: int, per_account: int) -> None:
     began = time.perf_counter()
     ids = seed_accounts(runtime, count, per_account)
+    analyze(runtime)
     print(f"seeded {count:,} accounts x {per_account:,} rollup rows "
           f"({count * per_account:,} rows) in {time.perf_counter() - began:.1f} s")
     batch = int(runtime.settings.get("invoice_close_batch", "50"))
@@ -167,6 +175,7 @@ def seed_year(runtime: Runtime, clock: ManualClock) -> tuple[str, str]:
         close_accounts(runtime, [account_id], month)
         month = next_month(month)
     clock.set(end)
+    analyze(runtime)
     with runtime.db.read() as conn:
         statements = conn.execute(select(invoices.c.id).where(
             invoices.c.account_id == account_id, invoices.c.origin == "usage")).all()
