@@ -207,6 +207,18 @@ def test_months_left_open_are_caught_up_in_order(runtime: Runtime, account: Acco
     assert closed_through(runtime, account.id) == "2027-01"
 
 
+def test_usage_back_dated_before_the_account_existed_is_billed_in_its_month(
+        runtime: Runtime, make_account: MakeAccount, clock: ManualClock) -> None:
+    clock.set(ms(2026, 12, 2))
+    account = make_account()
+    usage(runtime, account.id, "70", at_ms=ms(2026, 11, 28))
+    clock.set(ms(2026, 12, 2, 0, 5))
+    build_worker(runtime).run_once()
+    [nov] = statements(runtime, account.id)
+    assert (nov["period_month"], nov["subtotal_cents"], nov["amount_due_cents"]) == (NOV, 70, 70)
+    assert closed_through(runtime, account.id) == NOV
+
+
 class Crash(Exception):
     pass
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.statements import USAGE, Statement, statements_through
@@ -26,6 +26,7 @@ from creditgate.kernel.db import lock_account
 from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.months import month_end_ms, month_of, previous_month
 from creditgate.kernel.runtime import Runtime
+from creditgate.usage.tables import usage_rollups
 
 log = logging.getLogger("creditgate.invoices")
 
@@ -110,17 +111,22 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
     return report
 
 
-def accounts_due(runtime: Runtime, through: str, *, limit: int | None = None) -> list[str]:
-    """Accounts with a month up to `through` still open (existing before it ended)."""
+def accounts_due(runtime: Runtime, through: str) -> list[str]:
+    """Accounts with a month up to `through` still open.
+
+    Never-closed accounts are due if they existed before the month ended, or if they reported
+    usage back-dated into it (events may be up to 35 days old).
+    """
+    backdated = exists().where(usage_rollups.c.account_id == accounts.c.id,
+                               usage_rollups.c.billing_month <= through)
+    never_closed = accounts.c.closed_through_month.is_(None)
     query = (
         select(accounts.c.id)
         .where(or_(accounts.c.closed_through_month < through,
-                   accounts.c.closed_through_month.is_(None)
-                   & (accounts.c.created_ms < month_end_ms(through))))
+                   never_closed & (accounts.c.created_ms < month_end_ms(through)),
+                   never_closed & backdated))
         .order_by(accounts.c.id)
     )
-    if limit is not None:
-        query = query.limit(limit)
     with runtime.db.read() as conn:
         return [str(r) for r in conn.execute(query).scalars()]
 
