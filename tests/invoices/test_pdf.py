@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from creditgate.composition import build_worker
+from creditgate.invoices.pdf import InvoiceDocument, render
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
+from creditgate.settings import Settings
 from tests.conftest import Account, error_of
 from tests.invoices.support import billing_profile, grant, ms, topup_invoice, usage
 
@@ -140,3 +142,26 @@ def test_tampered_expired_or_borrowed_links_are_refused(
     clock.set(expires * 1000)
     response = client.get(good)
     assert (response.status_code, error_of(response)["code"]) == (403, 4002)
+
+
+def test_a_long_statement_flows_onto_more_pages(tmp_path: Path) -> None:
+    require_poppler()
+    lines = [{"description": f"model-{n:03d} (provider) — late usage from 2026-10 " + "x" * 80,
+              "quantity": 1000 + n, "unit": "tokens", "amount": n,
+              "pricing": {"unit_amount_decimal": "0.001"},
+              "pretax_credit_amounts": [{"amount": n, "type": "credit_balance",
+                                         "credit_balance_transaction": "7"}]}
+             for n in range(120)]
+    invoice = {"id": "in_long", "account_id": "a" * 32, "origin": "usage", "status": "paid",
+               "currency": "usd", "created_s": ms(2026, 12, 1) // 1000,
+               "period_start_s": ms(2026, 11, 1) // 1000,
+               "period_end_s": ms(2026, 12, 1) // 1000, "subtotal_cents": 7140,
+               "credits_applied_cents": 7140, "tax_cents": 0, "amount_due_cents": 0,
+               "amount_paid_cents": 0, "amount_remaining_cents": 0, "tax_rate": "0",
+               "tax_country": None}
+    data = render(InvoiceDocument(invoice, lines, None), Settings())
+    text = pdf_text(data, tmp_path)
+    assert "Page 1/" in text and "Page 2/" in text
+    assert "model-119 (provider)" in text and "model-000 (provider)" in text
+    assert "…" in text  # long descriptions are cut to their column
+    assert "Total due $0.00 USD" in text
