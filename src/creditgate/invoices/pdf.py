@@ -48,7 +48,11 @@ def load_document(runtime: Runtime, invoice_id: str,
             return None
         buyer = conn.execute(select(billing_profiles).where(
             billing_profiles.c.account_id == row["account_id"])).mappings().first()
-    lines = orjson.loads(row["lines_json"] or "[]")
+    try:
+        stored = orjson.loads(row["lines_json"] or "[]")
+    except orjson.JSONDecodeError:
+        stored = []
+    lines = [line for line in stored if isinstance(line, dict)] if isinstance(stored, list) else []
     if not lines:
         # Top-up invoices may store no lines: their one line is the credits bought.
         amount = int(row["subtotal_cents"]) or int(row["amount_due_cents"])
