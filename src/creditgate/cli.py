@@ -65,10 +65,11 @@ def run_worker() -> None:
 
 def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
+    from creditgate.invoices.cli import invoices
     from creditgate.ledger.cli import credits
     from creditgate.usage.cli import usage
 
-    for group in (accounts, tokens, users, credits, usage):
+    for group in (accounts, tokens, users, credits, usage, invoices):
         main.add_command(group)
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from creditgate.accounts.routes import router as accounts_router
+from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
+from creditgate.invoices.routes import router as invoices_router
+from creditgate.invoices.taxes import tax_rates_for
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
@@ -23,7 +26,8 @@ from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.worker.runner import Worker
 
-ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, payments_router]
+ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, payments_router,
+                            invoices_router]
 # Routers served at the root, outside /client/v4 (processor webhooks).
 ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 
@@ -35,10 +39,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime.services["payment_processor"] = build_processor(settings, runtime.db, runtime.clock)
     runtime.services["payment_summary"] = payment_summary
     runtime.services["usage_listeners"].append(auto_topup.usage_listener(runtime))
+    runtime.services["tax_rates"] = tax_rates_for(settings)
     return runtime
 
 
 def build_worker(runtime: Runtime) -> Worker:
     worker = Worker(runtime)
     worker.handlers.update(payment_jobs.HANDLERS)
+    worker.periodic.extend(invoice_periodic_tasks(runtime))
     return worker

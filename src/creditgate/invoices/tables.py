@@ -14,6 +14,8 @@ from sqlalchemy import (
 )
 
 from creditgate.kernel.db import metadata
+from creditgate.ledger.tables import ledger_entries
+from creditgate.usage.tables import usage_rollups
 
 # Amount columns are integer cents (USD), as the API shows them.
 invoices = Table(
@@ -41,6 +43,17 @@ invoices = Table(
     Column("period_month", String(7), nullable=True),
     # Lines and credits as rendered (JSON), frozen when the invoice is final.
     Column("lines_json", Text, nullable=False, server_default="[]"),
+    # Added by 0002_invoices: the rate and country a usage statement was taxed with.
+    Column("tax_rate", String(16), nullable=True),
+    Column("tax_country", String(2), nullable=True),
     UniqueConstraint("account_id", "origin", "period_month", name="uq_invoice_statement"),
     Index("ix_invoices_account_created", "account_id", "created_s"),
+    Index("ix_invoices_account_origin_created", "account_id", "origin", "created_s"),
 )
+
+# Statements read one account's month of rollups, and its credit grants without walking every
+# usage debit; both indexes are added by 0002_invoices.
+Index("ix_usage_rollups_account_month", usage_rollups.c.account_id, usage_rollups.c.billing_month)
+Index("ix_ledger_account_credits", ledger_entries.c.account_id, ledger_entries.c.created_ms,
+      ledger_entries.c.id, sqlite_where=ledger_entries.c.kind != "usage",
+      postgresql_where=ledger_entries.c.kind != "usage")

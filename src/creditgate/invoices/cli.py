@@ -1,0 +1,66 @@
+"""`creditgate invoices close --month YYYY-MM [--account ID] [--json]`"""
+
+from __future__ import annotations
+
+import re
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import OperationalError
+
+from creditgate.accounts.service import account_exists
+from creditgate.cli_support import emit, fail, runtime_from_env
+from creditgate.invoices.closing import CloseReport, accounts_due, close_accounts, close_due
+from creditgate.kernel.months import month_of
+from creditgate.kernel.runtime import Runtime
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@click.group()
+def invoices() -> None:
+    """Usage statements and invoices."""
+
+
+@invoices.command("close")
+@click.option("--month", required=True, help="the UTC month to close, YYYY-MM (must have ended)")
+@click.option("--account", "account_id", default=None, help="close only this account")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def close(month: str, account_id: str | None, as_json: bool) -> None:
+    """Close a month into usage statements (and any earlier month still open).
+
+    Safe to repeat and to run beside the worker: a closed month is never closed twice.
+    """
+    if not _MONTH.match(month):
+        fail(f"--month {month!r} is not YYYY-MM")
+    runtime = runtime_from_env()
+    current = month_of(runtime.clock.now_ms())
+    if month >= current:
+        fail(f"--month {month} has not ended yet (the current UTC month is {current})")
+    try:
+        if account_id is not None:
+            with runtime.db.read() as conn:
+                if not account_exists(conn, account_id):
+                    fail(f"no account {account_id}")
+            report = close_accounts(runtime, [account_id], month)
+        else:
+            report = _close_all(runtime, month, as_json)
+    except OperationalError as exc:
+        fail(f"database error ({exc.orig}); is it migrated? run `creditgate migrate` first")
+    summary = {"month": month, "accounts": report.accounts,
+               "statements": len(report.statements), "empty_months": report.empty_months,
+               "already_closed": report.already_closed, "invoice_ids": report.statements}
+    emit(as_json, summary,
+         f"closed {month} for {report.accounts} account(s): {len(report.statements)} "
+         f"statement(s), {report.empty_months} month(s) without usage, "
+         f"{report.already_closed} already closed")
+
+
+def _close_all(runtime: Runtime, month: str, as_json: bool) -> CloseReport:
+    total = len(accounts_due(runtime, month))
+    columns = [TextColumn(f"closing {month}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, disable=as_json, transient=True) as progress:
+        task = progress.add_task("close", total=total)
+        return close_due(runtime, month,
+                         on_batch=lambda n: progress.update(task, advance=n))
