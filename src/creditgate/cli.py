@@ -66,9 +66,10 @@ def run_worker() -> None:
 def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
     from creditgate.ledger.cli import credits
+    from creditgate.reporting.cli import export
     from creditgate.usage.cli import usage
 
-    for group in (accounts, tokens, users, credits, usage):
+    for group in (accounts, tokens, users, credits, usage, export):
         main.add_command(group)
 
 

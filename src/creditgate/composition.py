@@ -12,12 +12,13 @@ from creditgate.accounts.routes import router as accounts_router
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
+from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.worker.runner import Worker
 
-ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router]
+ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, reporting_router]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -10,6 +10,8 @@ _TEXT_FIELDS = (
     "payment_email", "payment_first_name", "payment_gateway", "payment_last_name",
     "payment_state", "payment_zipcode", "primary_email", "state", "tax_id_type", "telephone",
     "vat", "zipcode", "enterprise_billing_email", "enterprise_primary_email",
+    # Added by migration 0002_reporting: the fields the Python SDK sends.
+    "billing_email", "secondary_billing_email", "preferred_locale",
 )
 
 billing_profiles = Table(
