@@ -63,7 +63,7 @@ def _string(body: dict[str, Any], field: str, limit: int) -> str | None:
 
 
 def _country(body: dict[str, Any], field: str) -> str | None:
-    value = _string(body, field, 2)
+    value = _string(body, field, 64)
     if value is None:
         return None
     code = value.upper()
