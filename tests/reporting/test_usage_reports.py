@@ -4,9 +4,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from creditgate.accounts.tables import accounts
+from creditgate.invoices.tables import invoices
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import Account, error_of
 from tests.reporting.helpers import (
@@ -134,8 +135,22 @@ def test_billable_usage_has_one_record_per_metric_and_day(
     assert first["InvoiceIssuerName"] == "creditgate"
     assert first["x_BillableMetricName"] == "openai gpt-4o"
     assert first["x_ProductFamilyName"] == "AI Gateway"
-    assert first["InvoiceId"] == "upcoming_usage_2026-10"
+    assert first["InvoiceId"] == "upcoming_usage_2026-10"  # October is not closed yet
     assert sum(r["BilledCost"] for r in records) == usage_debits_usd(runtime, account.id)
+
+
+def test_closed_months_carry_their_usage_statement_id(client: Any, account: Account,
+                                                      runtime: Runtime) -> None:
+    month_end_usage(client, account)
+    with runtime.db.write() as conn:  # what the invoices domain's month close records
+        conn.execute(insert(invoices).values(
+            id="in_oct", account_id=account.id, origin="usage", status="open",
+            created_s=ms(2026, 11, 1) // 1000, period_start_s=ms(2026, 10, 1) // 1000,
+            period_end_s=ms(2026, 11, 1) // 1000, period_month="2026-10"))
+    records = billable(client, account, **{"from": "2026-10-31", "to": "2026-11-01"}).json()[
+        "result"]
+    assert [r["InvoiceId"] for r in records] == [
+        "in_oct", "upcoming_usage_2026-11", "upcoming_usage_2026-11"]
 
 
 def test_billable_usage_defaults_and_metric_filter(client: Any, account: Account) -> None:

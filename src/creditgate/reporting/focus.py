@@ -40,11 +40,16 @@ class Issuer:
     statements: dict[str, str] = field(default_factory=dict)
 
     def invoice_id(self, billing_month: str) -> str:
-        """The usage statement that bills the month, or its provisional id while it is open."""
+        """The usage statement that bills the month, or its provisional id while it is open.
+
+        Never null: FOCUS wants InvoiceId on charges of an issued or provisional invoice, and
+        a dataset mixing nulls (open month) with ids (closed month) fails its validator.
+        """
         return self.statements.get(billing_month) or provisional_invoice_id(billing_month)
 
 
 def provisional_invoice_id(billing_month: str) -> str:
+    """The id of the month's statement until it closes (the invoice preview's statement)."""
     return f"upcoming_usage_{billing_month}"
 
 
