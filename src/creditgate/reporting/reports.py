@@ -19,7 +19,13 @@ from creditgate.kernel.months import month_start_ms
 from creditgate.kernel.runtime import Runtime
 from creditgate.reporting import daily
 from creditgate.reporting.daily import DailyUsage, metric_id, metric_name
-from creditgate.reporting.focus import PRODUCT_FAMILY, Issuer, focus_record, usd_number
+from creditgate.reporting.focus import (
+    PRODUCT_FAMILY,
+    Issuer,
+    charge_description,
+    focus_record,
+    usd_number,
+)
 from creditgate.reporting.periods import DayRange
 
 PAYGO_UNIT = "Tokens"
@@ -47,6 +53,7 @@ def paygo_usage(runtime: Runtime, account_id: str, days: DayRange) -> list[dict[
     own, so they restart at each period and include days before `from`.
     """
     with runtime.db.read() as conn:
+        issuer = issuer_for(runtime, conn, account_id)
         months = daily.billing_months_in(conn, account_id, days.start_ms, days.end_ms)
         running = daily.usage_before(conn, account_id, months, days.start_ms)
         records = []
@@ -55,24 +62,38 @@ def paygo_usage(runtime: Runtime, account_id: str, days: DayRange) -> list[dict[
             tokens = row.input_tokens + row.output_tokens
             cost_before, tokens_before = running.get(key, (0, 0))
             running[key] = (cost_before + row.cost_microcents, tokens_before + tokens)
-            records.append(_paygo_record(row, tokens, *running[key]))
+            records.append(_paygo_record(row, issuer, tokens, *running[key]))
     return records
 
 
-def _paygo_record(row: DailyUsage, tokens: int, cumulated_cost: int,
+def _paygo_record(row: DailyUsage, issuer: Issuer, tokens: int, cumulated_cost: int,
                   cumulated_tokens: int) -> dict[str, Any]:
+    """The reference's PayGo fields plus the FOCUS ones the Python SDK's model declares."""
+    cost = usd_number(row.cost_microcents)
     return {
+        "BilledCost": cost,
+        "BillingAccountId": issuer.account_id,
+        "BillingAccountName": issuer.account_name,
         "BillingCurrency": "USD",
         "BillingPeriodStart": iso_utc(month_start_ms(row.billing_month)),
+        "ChargeCategory": "Usage",
+        "ChargeClass": None,
+        "ChargeDescription": charge_description(row),
         "ChargePeriodEnd": iso_utc(row.day_ms + DAY_MS),
         "ChargePeriodStart": iso_utc(row.day_ms),
         "ConsumedQuantity": tokens,
         "ConsumedUnit": PAYGO_UNIT,
-        "ContractedCost": usd_number(row.cost_microcents),
+        "ContractedCost": cost,
         "CumulatedContractedCost": usd_number(cumulated_cost),
         "CumulatedPricingQuantity": cumulated_tokens,
+        "EffectiveCost": cost,
+        "HostProviderName": row.provider or issuer.provider_name,
+        "InvoiceIssuerName": issuer.invoice_issuer_name,
+        "ListCost": cost,
         "PricingQuantity": tokens,
+        "PricingUnit": PAYGO_UNIT,
         "ServiceName": metric_name(row.provider, row.model),
+        "ServiceProviderName": issuer.provider_name,
         "ServiceFamilyName": PRODUCT_FAMILY,
         "SubscriptionId": None,
         "ZoneId": None,
