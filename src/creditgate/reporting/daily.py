@@ -1,8 +1,9 @@
-"""Daily usage per metric, read from the hourly `usage_rollups` (the data behind the balance).
+"""Daily usage per metric, from `usage_daily`: the hourly `usage_rollups` (the data the balance
+is debited from) summed by UTC day, kept in step by database triggers.
 
 A billable metric is one provider/model pair: its cost, tokens and request count per UTC day.
-Rows come back ordered by (day, provider, model, billing month) and are streamed, so a report
-holds one batch in memory whatever the range.
+Rows come back in key order, (day, provider, model, billing month), and are streamed, so a
+report holds one batch in memory whatever the range.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select
 
-from creditgate.kernel.clock import DAY_MS
-from creditgate.usage.tables import usage_rollups
+from creditgate.reporting.tables import usage_daily
 
 STREAM_BATCH = 5000
 
@@ -41,14 +41,13 @@ def metric_name(provider: str, model: str) -> str:
 def daily_usage(conn: Connection, account_id: str, start_ms: int,
                 end_ms: int) -> Iterator[DailyUsage]:
     """Every (day, provider, model, billing month) with usage in [start_ms, end_ms)."""
-    r = usage_rollups.c
-    day = (r.hour_start_ms - r.hour_start_ms % DAY_MS).label("day")
+    d = usage_daily.c
     query = (
-        select(day, r.provider, r.model, r.billing_month, func.sum(r.cost_microcents),
-               func.sum(r.input_tokens), func.sum(r.output_tokens), func.sum(r.event_count))
-        .where(r.account_id == account_id, r.hour_start_ms >= start_ms, r.hour_start_ms < end_ms)
-        .group_by(day, r.provider, r.model, r.billing_month)
-        .order_by(day, r.provider, r.model, r.billing_month)
+        select(d.day_ms, d.provider, d.model, d.billing_month, d.cost_microcents,
+               d.input_tokens, d.output_tokens, d.event_count)
+        .where(d.account_id == account_id, d.day_ms >= start_ms, d.day_ms < end_ms,
+               d.event_count > 0)
+        .order_by(d.day_ms, d.provider, d.model, d.billing_month)
     )
     result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
     for row in result:
@@ -58,11 +57,11 @@ def daily_usage(conn: Connection, account_id: str, start_ms: int,
 
 def billing_months_in(conn: Connection, account_id: str, start_ms: int, end_ms: int) -> list[str]:
     """The billing months of the usage in [start_ms, end_ms) (late usage moves to a later one)."""
-    r = usage_rollups.c
-    query = (select(r.billing_month).distinct()
-             .where(r.account_id == account_id, r.hour_start_ms >= start_ms,
-                    r.hour_start_ms < end_ms)
-             .order_by(r.billing_month))
+    d = usage_daily.c
+    query = (select(d.billing_month).distinct()
+             .where(d.account_id == account_id, d.day_ms >= start_ms, d.day_ms < end_ms,
+                    d.event_count > 0)
+             .order_by(d.billing_month))
     return [str(m) for m in conn.execute(query).scalars()]
 
 
@@ -74,13 +73,12 @@ def usage_before(conn: Connection, account_id: str, months: list[str],
     """
     if not months:
         return {}
-    r = usage_rollups.c
+    d = usage_daily.c
     query = (
-        select(r.billing_month, r.provider, r.model, func.sum(r.cost_microcents),
-               func.sum(r.input_tokens + r.output_tokens))
-        .where(r.account_id == account_id, r.billing_month.in_(months),
-               r.hour_start_ms < before_ms)
-        .group_by(r.billing_month, r.provider, r.model)
+        select(d.billing_month, d.provider, d.model, func.sum(d.cost_microcents),
+               func.sum(d.input_tokens + d.output_tokens))
+        .where(d.account_id == account_id, d.billing_month.in_(months), d.day_ms < before_ms)
+        .group_by(d.billing_month, d.provider, d.model)
     )
     return {(row[0], row[1], row[2]): (int(row[3]), int(row[4]))
             for row in conn.execute(query)}
