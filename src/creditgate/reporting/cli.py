@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from creditgate.cli_support import emit, fail, runtime_from_env
 from creditgate.kernel.clock import DAY_MS, iso_utc
 from creditgate.kernel.errors import ApiError
 from creditgate.reporting import reports
+from creditgate.reporting.daily import DailyUsage
 from creditgate.reporting.export import FORMATS, record_batches, write_dataset
 from creditgate.reporting.periods import parse_range
 
@@ -55,15 +57,22 @@ def export_focus(account_id: str, start: str | None, end: str | None, fmt: str |
             out.open("wb") as sink:
         task = progress.add_task("export", total=days.days, rows=0)
         written = 0
+        last_day_ms = days.start_ms
+
+        def tracked(source: Iterator[DailyUsage]) -> Iterator[DailyUsage]:
+            nonlocal last_day_ms
+            for row in source:
+                last_day_ms = row.day_ms
+                yield row
 
         def advance(batch: pa.RecordBatch) -> None:
             nonlocal written
             written += batch.num_rows
-            last_day = batch.column("ChargePeriodStart")[-1].value
-            done = (last_day * 1000 - days.start_ms) // DAY_MS + 1
+            done = (last_day_ms - days.start_ms) // DAY_MS + 1
             progress.update(task, completed=done, rows=written)
 
-        count = write_dataset(fmt, record_batches(rows, issuer), sink, on_batch=advance)
+        count = write_dataset(fmt, record_batches(tracked(rows), issuer, fmt), sink,
+                              on_batch=advance)
         progress.update(task, completed=days.days)
     seconds = time.perf_counter() - began
     summary = {"account": account_id, "format": fmt, "file": str(out), "rows": count,

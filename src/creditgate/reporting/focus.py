@@ -68,9 +68,10 @@ def billing_period(month: str) -> tuple[str, str]:
     return iso_utc(month_start_ms(month)), iso_utc(month_end_ms(month))
 
 
-def charge_description(row: DailyUsage) -> str:
-    return (f"{metric_name(row.provider, row.model)}: daily usage, {row.input_tokens} input "
-            f"and {row.output_tokens} output tokens in {row.requests} requests")
+def charge_description(row: DailyUsage, name: str | None = None) -> str:
+    name = name or metric_name(row.provider, row.model)
+    return (f"{name}: daily usage, {row.input_tokens} input and {row.output_tokens} output "
+            f"tokens in {row.requests} requests")
 
 
 def focus_record(row: DailyUsage, issuer: Issuer) -> dict[str, Any]:

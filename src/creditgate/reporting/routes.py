@@ -117,4 +117,4 @@ def _dataset_chunks(runtime: Runtime, account_id: str, days: DayRange, metric: s
     with reports.focus_rows(runtime, account_id, days) as (issuer, rows):
         if metric is not None:
             rows = (r for r in rows if metric_id(r.provider, r.model) == metric)
-        yield from stream_dataset(fmt, record_batches(rows, issuer))
+        yield from stream_dataset(fmt, record_batches(rows, issuer, fmt))
