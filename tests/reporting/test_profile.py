@@ -12,6 +12,15 @@ from tests.conftest import Account, MakeAccount, error_of
 from tests.helpers import grant_cents
 
 URL = "billing/profile"
+# Every field of the reference's profile (seeds/004).
+REFERENCE_FIELDS = {
+    "id", "account_type", "address", "address2", "balance", "card_expiry_month",
+    "card_expiry_year", "card_number", "city", "company", "country", "created_on", "device_data",
+    "edited_on", "enterprise_billing_email", "enterprise_primary_email", "first_name",
+    "is_partner", "last_name", "next_bill_date", "payment_address", "payment_address2",
+    "payment_city", "payment_country", "payment_email", "payment_first_name", "payment_gateway",
+    "payment_last_name", "payment_nonce", "payment_state", "payment_zipcode", "primary_email",
+    "state", "tax_id_type", "telephone", "use_legacy", "validation_code", "vat", "zipcode"}
 CARD = "4242 4242 4242 4242"
 
 
@@ -39,6 +48,7 @@ def test_profile_lifecycle_masks_the_card_and_hides_write_only_fields(
     created = create(client, account, body)
     assert created.status_code == 201, created.text
     profile = created.json()["result"]
+    assert profile.keys() >= REFERENCE_FIELDS
     assert profile["country"] == "GB"
     assert profile["card_number"] == "************4242"
     assert profile["payment_nonce"] is None
