@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -132,3 +133,12 @@ def test_profile_needs_billing_permissions(client: Any, make_account: MakeAccoun
     assert client.get(reader.url(URL), headers=reader.headers).status_code == 404
     gateway_only = make_account(permissions=["AI Gateway Read"])
     assert client.get(gateway_only.url(URL), headers=gateway_only.headers).status_code == 403
+
+
+def test_concurrent_creates_make_one_profile(client: Any, account: Account,
+                                             runtime: Runtime) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(
+            lambda i: create(client, account, {"first_name": f"n{i}"}).status_code, range(4)))
+    assert statuses == [201, 409, 409, 409]
+    assert stored(runtime, account.id) is not None

@@ -26,7 +26,8 @@ from creditgate.reporting.profile_input import EMAIL_ONLY_FIELDS, read_profile
 router = APIRouter()
 PROFILE = "/accounts/{account_id}/billing/profile"
 BILLABLE_MAX_DAYS = 31
-PAYGO_MAX_DAYS = 366
+# PayGo answers one JSON list; a quarter bounds its size (the FOCUS export streams longer).
+PAYGO_MAX_DAYS = 93
 
 
 @router.get(PROFILE)
