@@ -51,6 +51,9 @@ def test_billable_and_paygo_usage_through_the_sdk(server: Server) -> None:
     v1 = client.billing.usage.get_account_usage_v1(account_id=server.account_id)
     assert [r.cumulated_pricing_quantity for r in v1] == [440]
 
+    info = client.billing.usage.get_account_usage_info_v1(account_id=server.account_id)
+    assert info.covered is True and info.subscriptions == []
+
     with pytest.raises(cloudflare.BadRequestError):
         client.billing.usage.get(account_id=server.account_id, from_=today)
 

@@ -92,6 +92,13 @@ async def get_paygo_usage_sdk_path(request: Request,
     return ok(await run_in_threadpool(reports.paygo_usage, runtime, account_id, days))
 
 
+@router.get("/accounts/{account_id}/billable-usage/info")
+async def get_paygo_usage_info(request: Request,
+                               account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
+    """Every account's usage is reported; creditgate bills calendar months, not subscriptions."""
+    return ok({"covered": True, "subscriptions": []})
+
+
 @router.get("/accounts/{account_id}/billable/usage")
 async def get_billable_usage(request: Request,
                              account_id: str = account_guard(BILLING_READ)) -> Response:
