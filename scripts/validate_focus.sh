@@ -31,7 +31,9 @@ if ! PY312="$(find_python312)"; then
   echo "validate_focus: no Python 3.12+ found (focus-validator 2.x needs one)" >&2
   exit 3
 fi
-if ! .venv-focus/bin/focus-validator --supported-versions --block-download >/dev/null 2>&1; then
+# (Run from /tmp: the validator leaves a focus_validator_detailed.log in its working directory.)
+if ! (cd /tmp && "$OLDPWD/.venv-focus/bin/focus-validator" --supported-versions \
+      --block-download >/dev/null 2>&1); then
   echo "validate_focus: installing focus-validator into .venv-focus" >&2
   rm -rf .venv-focus
   "$PY312" -m venv .venv-focus
