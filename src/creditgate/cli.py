@@ -67,9 +67,10 @@ def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
     from creditgate.invoices.cli import invoices
     from creditgate.ledger.cli import credits
+    from creditgate.reporting.cli import export
     from creditgate.usage.cli import usage
 
-    for group in (accounts, tokens, users, credits, usage, invoices):
+    for group in (accounts, tokens, users, credits, usage, invoices, export):
         main.add_command(group)
 
 

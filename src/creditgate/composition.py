@@ -21,13 +21,14 @@ from creditgate.payments.factory import build_processor
 from creditgate.payments.routes import router as payments_router
 from creditgate.payments.routes import webhook_router as payments_webhook_router
 from creditgate.payments.summary import payment_summary
+from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.worker.runner import Worker
 
 ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, payments_router,
-                            invoices_router]
+                            invoices_router, reporting_router]
 # Routers served at the root, outside /client/v4 (processor webhooks).
 ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 

@@ -1,0 +1,128 @@
+"""Billing profile, PayGo usage and billable usage (FOCUS) routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from creditgate.accounts.permissions import BILLING_READ, BILLING_WRITE
+from creditgate.kernel.auth import account_guard
+from creditgate.kernel.clock import iso_utc
+from creditgate.kernel.envelope import JSONResponse, ok
+from creditgate.kernel.errors import ApiError
+from creditgate.kernel.requests import read_json_object
+from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.reporting import errors as _errors  # noqa: F401  (registers the codes)
+from creditgate.reporting import profile, reports
+from creditgate.reporting.daily import metric_id
+from creditgate.reporting.errors import UNKNOWN_FORMAT
+from creditgate.reporting.export import FORMATS, MEDIA_TYPES, record_batches, stream_dataset
+from creditgate.reporting.periods import DayRange, parse_range
+from creditgate.reporting.profile_input import EMAIL_ONLY_FIELDS, read_profile
+
+router = APIRouter()
+PROFILE = "/accounts/{account_id}/billing/profile"
+BILLABLE_MAX_DAYS = 31
+# PayGo answers one JSON list; a quarter bounds its size (the FOCUS export streams longer).
+PAYGO_MAX_DAYS = 93
+
+
+@router.get(PROFILE)
+async def get_profile(request: Request,
+                      account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
+    return ok(await run_in_threadpool(profile.get_profile, runtime_of(request), account_id))
+
+
+@router.post(PROFILE)
+async def create_profile(request: Request,
+                         account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
+    values = read_profile(await read_json_object(request))
+    result = await run_in_threadpool(profile.create_profile, runtime_of(request), account_id,
+                                     values)
+    return ok(result, status=201)
+
+
+@router.put(PROFILE)
+async def update_profile(request: Request,
+                         account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
+    values = read_profile(await read_json_object(request))
+    return ok(await run_in_threadpool(profile.update_profile, runtime_of(request), account_id,
+                                      values))
+
+
+@router.patch(PROFILE)
+async def update_billing_email(request: Request,
+                               account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
+    values = read_profile(await read_json_object(request), allowed=EMAIL_ONLY_FIELDS)
+    return ok(await run_in_threadpool(profile.update_profile, runtime_of(request), account_id,
+                                      values))
+
+
+@router.delete(PROFILE)
+async def delete_profile(request: Request,
+                         account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
+    deleted = await run_in_threadpool(profile.delete_profile, runtime_of(request), account_id)
+    return ok({"id": deleted})
+
+
+def _paygo_range(request: Request, runtime: Runtime) -> DayRange:
+    q = request.query_params
+    return parse_range(q.get("from"), q.get("to"), now_ms=runtime.clock.now_ms(),
+                       max_days=PAYGO_MAX_DAYS, require_both=False)
+
+
+@router.get("/accounts/{account_id}/paygo-usage")
+async def get_paygo_usage(request: Request,
+                          account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
+    runtime = runtime_of(request)
+    days = _paygo_range(request, runtime)
+    return ok(await run_in_threadpool(reports.paygo_usage, runtime, account_id, days))
+
+
+@router.get("/accounts/{account_id}/billable-usage")
+async def get_paygo_usage_sdk_path(request: Request,
+                                   account_id: str = account_guard(BILLING_READ)
+                                   ) -> JSONResponse:
+    """The same report at the path the Python SDK's `billing.usage.paygo()` calls."""
+    runtime = runtime_of(request)
+    days = _paygo_range(request, runtime)
+    return ok(await run_in_threadpool(reports.paygo_usage, runtime, account_id, days))
+
+
+@router.get("/accounts/{account_id}/billable-usage/info")
+async def get_paygo_usage_info(request: Request,
+                               account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
+    """Every account's usage is reported; creditgate bills calendar months, not subscriptions."""
+    return ok({"covered": True, "subscriptions": []})
+
+
+@router.get("/accounts/{account_id}/billable/usage")
+async def get_billable_usage(request: Request,
+                             account_id: str = account_guard(BILLING_READ)) -> Response:
+    runtime = runtime_of(request)
+    q = request.query_params
+    fmt = q.get("format", "json")
+    if fmt not in ("json", *FORMATS):
+        raise ApiError(UNKNOWN_FORMAT, f"format must be one of json, csv, parquet; not {fmt!r}",
+                       "/format")
+    days = parse_range(q.get("from"), q.get("to"), now_ms=runtime.clock.now_ms(),
+                       max_days=BILLABLE_MAX_DAYS, require_both=True)
+    metric = q.get("metric") or None
+    if fmt == "json":
+        return ok(await run_in_threadpool(reports.billable_usage, runtime, account_id, days,
+                                          metric))
+    name = f"focus-{account_id}-{iso_utc(days.start_ms)[:10]}-{iso_utc(days.end_ms)[:10]}"
+    return StreamingResponse(
+        _dataset_chunks(runtime, account_id, days, metric, fmt), media_type=MEDIA_TYPES[fmt],
+        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+def _dataset_chunks(runtime: Runtime, account_id: str, days: DayRange, metric: str | None,
+                    fmt: str) -> Iterator[bytes]:
+    with reports.focus_rows(runtime, account_id, days) as (issuer, rows):
+        if metric is not None:
+            rows = (r for r in rows if metric_id(r.provider, r.model) == metric)
+        yield from stream_dataset(fmt, record_batches(rows, issuer, fmt))
