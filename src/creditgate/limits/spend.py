@@ -1,0 +1,77 @@
+"""Window spend: the usage listener that keeps hour/day buckets, and the sums read from them.
+
+All posted usage counts, authorized or not: every usage ingest writes `usage_minutes` (core) and
+calls `record_spend` in the same transaction, so the three granularities always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table, func, literal, select, union_all
+
+from creditgate.kernel.clock import DAY_MS, HOUR_MS
+from creditgate.kernel.db import upsert_add
+from creditgate.limits.tables import spend_days, spend_hours
+from creditgate.limits.windows import Window, pieces
+from creditgate.usage.service import Recorded
+from creditgate.usage.tables import usage_minutes
+
+_CHUNK = 500
+
+
+def record_spend(conn: Connection, account_id: str, recorded: Recorded, _now_ms: int) -> None:
+    """Usage listener: add the new events' spend to the hour and day buckets."""
+    hours: dict[int, int] = {}
+    days: dict[int, int] = {}
+    for minute, cost in recorded.minutes.items():
+        hour, day = minute - minute % HOUR_MS, minute - minute % DAY_MS
+        hours[hour] = hours.get(hour, 0) + cost
+        days[day] = days.get(day, 0) + cost
+    for table, buckets in ((spend_hours, hours), (spend_days, days)):
+        upsert_add(conn, table, [
+            {"account_id": account_id, "start_ms": start, "cost_microcents": cost}
+            for start, cost in buckets.items()
+        ], key=["account_id", "start_ms"], add=["cost_microcents"])
+
+
+def _piece_sum(table: Table, start_col: str, account_id: str, lo: int,
+               hi: int) -> Select[Any]:
+    column = table.c[start_col]
+    return (select(func.coalesce(func.sum(table.c.cost_microcents), 0).label("s"))
+            .where(table.c.account_id == account_id, column >= lo, column < hi))
+
+
+def window_spend(conn: Connection, account_id: str, window: Window) -> int:
+    """Microcents of usage stamped inside the window, in one statement of at most 5 range sums."""
+    tables = {"day": (spend_days, "start_ms"), "hour": (spend_hours, "start_ms"),
+              "minute": (usage_minutes, "minute_start_ms")}
+    parts = [_piece_sum(*tables[name], account_id, lo, hi)
+             for name, lo, hi in pieces(window.start_ms, window.end_ms)]
+    if not parts:
+        return 0
+    if len(parts) == 1:
+        return int(conn.execute(parts[0]).scalar_one())
+    sub = union_all(*parts).subquery()
+    total = conn.execute(select(func.coalesce(func.sum(sub.c.s), literal(0)))).scalar_one()
+    return int(total)
+
+
+def minutes_oldest_first(conn: Connection, account_id: str,
+                         window: Window) -> Iterator[tuple[int, int]]:
+    """(minute start, spend) of the window's non-empty minutes, oldest first, read in chunks."""
+    after = window.start_ms
+    while True:
+        rows = conn.execute(
+            select(usage_minutes.c.minute_start_ms, usage_minutes.c.cost_microcents)
+            .where(usage_minutes.c.account_id == account_id,
+                   usage_minutes.c.minute_start_ms >= after,
+                   usage_minutes.c.minute_start_ms < window.end_ms)
+            .order_by(usage_minutes.c.minute_start_ms).limit(_CHUNK)
+        ).all()
+        for minute, cost in rows:
+            yield int(minute), int(cost)
+        if len(rows) < _CHUNK:
+            return
+        after = int(rows[-1][0]) + 1
