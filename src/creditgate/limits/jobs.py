@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from creditgate.kernel.db import lock_account
 from creditgate.kernel.runtime import Runtime
@@ -18,7 +18,7 @@ def release_expired_holds(runtime: Runtime) -> None:
     now = runtime.clock.now_ms()
     with runtime.db.read() as conn:
         due = conn.execute(
-            select(distinct(authorizations.c.account_id))
+            select(authorizations.c.account_id).distinct()
             .where(authorizations.c.status == "active", authorizations.c.expires_ms <= now)
             .limit(_ACCOUNTS_PER_PASS)
         ).scalars().all()
