@@ -12,21 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from creditgate.kernel import errors as core_errors
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import microcents_to_cents_number
-from creditgate.limits import errors, state
+from creditgate.limits import errors, queries, state
 from creditgate.limits.schemas import CaptureRequest, HoldRequest
 from creditgate.limits.spend import minutes_oldest_first, window_spend
 from creditgate.limits.state import LimitState
-from creditgate.limits.tables import authorizations
 from creditgate.limits.windows import Limit, freed_at_ms, retry_after_seconds, window_at
 from creditgate.usage.events import UsageEvent, price_or_fail
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.service import UsageListener, record_usage
-from creditgate.usage.tables import usage_events
 
 Row = Mapping[str, Any]
 
@@ -45,9 +43,8 @@ def view(row: Row) -> dict[str, Any]:
 
 
 def _find(conn: Connection, account_id: str, hold_id: str) -> Row | None:
-    row = conn.execute(select(authorizations).where(
-        authorizations.c.account_id == account_id, authorizations.c.id == hold_id)
-    ).mappings().first()
+    row = conn.execute(queries.FIND_AUTHORIZATION,
+                       {"account_id": account_id, "id": hold_id}).mappings().first()
     return None if row is None else dict(row)
 
 
@@ -68,9 +65,8 @@ def authorize(conn: Connection, account: Row, req: HoldRequest, *,
             raise ApiError(errors.AUTHORIZATION_ID_REUSED,
                            f"authorization {req.id!r} exists with a different amount", "/id")
         return view(existing), False
-    if conn.execute(select(usage_events.c.event_id).where(
-            usage_events.c.account_id == account_id, usage_events.c.event_id == req.id)
-    ).first() is not None:
+    if conn.execute(queries.USAGE_EVENT_EXISTS,
+                    {"account_id": account_id, "id": req.id}).first() is not None:
         raise ApiError(errors.AUTHORIZATION_ID_REUSED,
                        f"a usage event with id {req.id!r} was already posted", "/id")
     current = _current(conn, account_id, now_ms)
@@ -87,7 +83,7 @@ def authorize(conn: Connection, account: Row, req: HoldRequest, *,
            "provider": req.provider, "model": req.model, "status": "active",
            "created_ms": now_ms, "expires_ms": expires, "captured_microcents": None,
            "finished_ms": None}
-    conn.execute(insert(authorizations).values(**row))
+    conn.execute(queries.INSERT_AUTHORIZATION, row)
     earliest = expires if current.earliest_expiry_ms is None else min(
         current.earliest_expiry_ms, expires)
     state.save(conn, replace(current, held_microcents=current.held_microcents
@@ -173,8 +169,7 @@ def capture(conn: Connection, account: Row, hold_id: str, req: CaptureRequest, *
                        req.output_tokens, cost, None)
     record_usage(conn, account, [event], now_ms=now_ms, listeners=listeners)
     done = {"status": "captured", "captured_microcents": cost, "finished_ms": now_ms}
-    conn.execute(update(authorizations).where(authorizations.c.account_id == account_id,
-                                              authorizations.c.id == hold_id).values(**done))
+    conn.execute(queries.FINISH_AUTHORIZATION, {"account_id": account_id, "id": hold_id, **done})
     return view({**row, **done})
 
 
@@ -189,9 +184,8 @@ def void(conn: Connection, account: Row, hold_id: str, *, now_ms: int) -> dict[s
     if row["status"] != "active":
         return view(row)
     _release(conn, account_id, int(row["amount_microcents"]), now_ms)
-    done = {"status": "voided", "finished_ms": now_ms}
-    conn.execute(update(authorizations).where(authorizations.c.account_id == account_id,
-                                              authorizations.c.id == hold_id).values(**done))
+    done = {"status": "voided", "captured_microcents": None, "finished_ms": now_ms}
+    conn.execute(queries.FINISH_AUTHORIZATION, {"account_id": account_id, "id": hold_id, **done})
     return view({**row, **done})
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, literal, select, union_all
+from sqlalchemy import Connection, select
 
 from creditgate.kernel.clock import DAY_MS, HOUR_MS
 from creditgate.kernel.db import upsert_add
+from creditgate.limits.queries import window_spend_query
 from creditgate.limits.tables import spend_days, spend_hours
 from creditgate.limits.windows import Window, pieces
 from creditgate.usage.service import Recorded
@@ -36,26 +37,16 @@ def record_spend(conn: Connection, account_id: str, recorded: Recorded, _now_ms:
         ], key=["account_id", "start_ms"], add=["cost_microcents"])
 
 
-def _piece_sum(table: Table, start_col: str, account_id: str, lo: int,
-               hi: int) -> Select[Any]:
-    column = table.c[start_col]
-    return (select(func.coalesce(func.sum(table.c.cost_microcents), 0).label("s"))
-            .where(table.c.account_id == account_id, column >= lo, column < hi))
-
-
 def window_spend(conn: Connection, account_id: str, window: Window) -> int:
     """Microcents of usage stamped inside the window, in one statement of at most 5 range sums."""
-    tables = {"day": (spend_days, "start_ms"), "hour": (spend_hours, "start_ms"),
-              "minute": (usage_minutes, "minute_start_ms")}
-    parts = [_piece_sum(*tables[name], account_id, lo, hi)
-             for name, lo, hi in pieces(window.start_ms, window.end_ms)]
-    if not parts:
+    covered = pieces(window.start_ms, window.end_ms)
+    if not covered:
         return 0
-    if len(parts) == 1:
-        return int(conn.execute(parts[0]).scalar_one())
-    sub = union_all(*parts).subquery()
-    total = conn.execute(select(func.coalesce(func.sum(sub.c.s), literal(0)))).scalar_one()
-    return int(total)
+    params: dict[str, Any] = {"account_id": account_id}
+    for i, (_, lo, hi) in enumerate(covered):
+        params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+    query = window_spend_query(tuple(kind for kind, _, _ in covered))
+    return int(conn.execute(query, params).scalar_one())
 
 
 def minutes_oldest_first(conn: Connection, account_id: str,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
-from creditgate.limits.tables import account_limits, authorizations
+from creditgate.limits import queries
+from creditgate.limits.tables import authorizations
 from creditgate.limits.windows import Limit
 
 
@@ -22,8 +23,7 @@ class LimitState:
 
 def load(conn: Connection, account_id: str) -> LimitState:
     """Read under the caller's account lock."""
-    row = conn.execute(select(account_limits).where(account_limits.c.account_id == account_id)
-                       ).mappings().first()
+    row = conn.execute(queries.LOAD_STATE, {"account_id": account_id}).mappings().first()
     if row is None:
         return LimitState(account_id, exists=False)
     limit = None
@@ -44,11 +44,8 @@ def save(conn: Connection, state: LimitState, *, now_ms: int) -> LimitState:
         "limit_strategy": state.limit.strategy if state.limit else None,
         "updated_ms": now_ms,
     }
-    if state.exists:
-        conn.execute(update(account_limits)
-                     .where(account_limits.c.account_id == state.account_id).values(**values))
-    else:
-        conn.execute(insert(account_limits).values(account_id=state.account_id, **values))
+    statement = queries.UPDATE_STATE if state.exists else queries.INSERT_STATE
+    conn.execute(statement, {"account_id": state.account_id, **values})
     return replace(state, exists=True)
 
 

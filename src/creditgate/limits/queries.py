@@ -1,0 +1,54 @@
+"""The statements of the decision path, built once.
+
+Every authorization runs these; constructing SQLAlchemy Core statements per call cost more
+than running them, so the hot path uses prepared text with named parameters (portable across
+SQLite and PostgreSQL). The tables they name are declared in `tables.py`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import TextClause, text
+
+AUTH_COLUMNS = ("account_id", "id", "amount_microcents", "provider", "model", "status",
+                "created_ms", "expires_ms", "captured_microcents", "finished_ms")
+
+FIND_AUTHORIZATION = text(
+    f"SELECT {', '.join(AUTH_COLUMNS)} FROM authorizations "
+    "WHERE account_id = :account_id AND id = :id")
+INSERT_AUTHORIZATION = text(
+    f"INSERT INTO authorizations ({', '.join(AUTH_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in AUTH_COLUMNS)})")
+FINISH_AUTHORIZATION = text(
+    "UPDATE authorizations SET status = :status, captured_microcents = :captured_microcents, "
+    "finished_ms = :finished_ms WHERE account_id = :account_id AND id = :id")
+USAGE_EVENT_EXISTS = text(
+    "SELECT 1 FROM usage_events WHERE account_id = :account_id AND event_id = :id")
+
+_STATE_COLUMNS = ("held_microcents", "active_holds", "earliest_expiry_ms", "limit_cents",
+                  "limit_duration", "limit_strategy", "updated_ms")
+LOAD_STATE = text(f"SELECT {', '.join(_STATE_COLUMNS)} FROM account_limits "
+                  "WHERE account_id = :account_id")
+UPDATE_STATE = text("UPDATE account_limits SET "
+                    + ", ".join(f"{c} = :{c}" for c in _STATE_COLUMNS)
+                    + " WHERE account_id = :account_id")
+INSERT_STATE = text(f"INSERT INTO account_limits (account_id, {', '.join(_STATE_COLUMNS)}) "
+                    f"VALUES (:account_id, {', '.join(':' + c for c in _STATE_COLUMNS)})")
+
+_BUCKETS = {"day": ("limit_spend_days", "start_ms"), "hour": ("limit_spend_hours", "start_ms"),
+            "minute": ("usage_minutes", "minute_start_ms")}
+_SPEND: dict[tuple[str, ...], TextClause] = {}
+
+
+def window_spend_query(kinds: tuple[str, ...]) -> TextClause:
+    """One statement summing the buckets of each piece (params lo0, hi0, lo1, …)."""
+    query = _SPEND.get(kinds)
+    if query is None:
+        parts = []
+        for i, kind in enumerate(kinds):
+            table, column = _BUCKETS[kind]
+            parts.append(f"(SELECT COALESCE(SUM(cost_microcents), 0) FROM {table} "
+                         f"WHERE account_id = :account_id AND {column} >= :lo{i} "
+                         f"AND {column} < :hi{i})")
+        query = text("SELECT " + " + ".join(parts))
+        _SPEND[kinds] = query
+    return query
