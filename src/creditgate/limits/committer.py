@@ -43,6 +43,10 @@ class Committer:
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # Observability: how many transactions carried how many decisions.
+        self.batches = 0
+        self.units = 0
+        self.largest_batch = 0
 
     def run_alone(self, unit: Callable[[Connection], T]) -> T:
         with self.db.write() as conn:
@@ -105,6 +109,9 @@ class Committer:
             for _, _, future in batch:
                 future.set_exception(exc)
             return
+        self.batches += 1
+        self.units += len(batch)
+        self.largest_batch = max(self.largest_batch, len(batch))
         for future, result, error in outcomes:
             if error is None:
                 future.set_result(result)
