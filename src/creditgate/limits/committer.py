@@ -95,14 +95,17 @@ class Committer:
         try:
             with self.db.write() as conn:
                 for _, unit, future in batch:
-                    savepoint = conn.begin_nested()
+                    # Plain SQL savepoints: SQLAlchemy's begin_nested() compiles its statements
+                    # anew each time, which cost more than the decision itself.
+                    conn.exec_driver_sql("SAVEPOINT decision")
                     try:
                         result = unit(conn)
                     except Exception as exc:
-                        savepoint.rollback()
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT decision")
+                        conn.exec_driver_sql("RELEASE SAVEPOINT decision")
                         outcomes.append((future, None, exc))
                     else:
-                        savepoint.commit()
+                        conn.exec_driver_sql("RELEASE SAVEPOINT decision")
                         outcomes.append((future, result, None))
         except Exception as exc:
             log.exception("group commit of %d decisions failed", len(batch))

@@ -135,9 +135,9 @@ def _wait_ms(conn: Connection, current: LimitState, limit: Limit, window: Any, s
 
 
 def _release(conn: Connection, account_id: str, amount: int, now_ms: int) -> None:
-    current = state.load(conn, account_id)
-    state.save(conn, replace(current, held_microcents=current.held_microcents - amount,
-                             active_holds=current.active_holds - 1), now_ms=now_ms)
+    # earliest_expiry_ms stays a valid lower bound when a hold ends early.
+    conn.execute(queries.RELEASE_HOLD,
+                 {"account_id": account_id, "amount": amount, "now_ms": now_ms})
 
 
 def capture(conn: Connection, account: Row, hold_id: str, req: CaptureRequest, *, now_ms: int,

@@ -34,6 +34,10 @@ UPDATE_STATE = text("UPDATE account_limits SET "
 INSERT_STATE = text(f"INSERT INTO account_limits (account_id, {', '.join(_STATE_COLUMNS)}) "
                     f"VALUES (:account_id, {', '.join(':' + c for c in _STATE_COLUMNS)})")
 
+RELEASE_HOLD = text(
+    "UPDATE account_limits SET held_microcents = held_microcents - :amount, "
+    "active_holds = active_holds - 1, updated_ms = :now_ms WHERE account_id = :account_id")
+
 _BUCKETS = {"day": ("limit_spend_days", "start_ms"), "hour": ("limit_spend_hours", "start_ms"),
             "minute": ("usage_minutes", "minute_start_ms")}
 _SPEND: dict[tuple[str, ...], TextClause] = {}
