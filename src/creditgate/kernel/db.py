@@ -139,4 +139,9 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     """Insert rows, skipping any that collide with a unique key."""
     if not rows:
         return
-    conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), list(rows))
+    cache_key = (conn.dialect.name, table.name, (), ())
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table).on_conflict_do_nothing()
+        _UPSERTS[cache_key] = stmt
+    conn.execute(stmt, list(rows))
