@@ -114,6 +114,8 @@ def test_expiry_releases_and_capture_after_expiry_still_posts(
     release_expired_holds(runtime)
     assert held_microcents(runtime, account.id) == 70 * C
     clock.advance(ms=1)
+    got = client.get(account.url(f"{BILLING}/authorizations/x"), headers=account.headers)
+    assert got.json()["result"]["status"] == "expired"  # before any transaction released it
     # The deciding transaction releases the expired hold itself; the sweep is not needed.
     assert authorize(client, account, {"id": "y", "amount": 30, "ttl": 3600}).status_code == 201
     got = client.get(account.url(f"{BILLING}/authorizations/x"), headers=account.headers)

@@ -29,11 +29,18 @@ from creditgate.usage.service import UsageListener, record_usage
 Row = Mapping[str, Any]
 
 
-def view(row: Row) -> dict[str, Any]:
-    """The API shape: amounts in cents, times in Unix milliseconds."""
+def view(row: Row, now_ms: int | None = None) -> dict[str, Any]:
+    """The API shape: amounts in cents, times in Unix milliseconds.
+
+    With `now_ms`, an active hold past its TTL that no transaction has released yet already
+    reads as expired (it no longer counts in any decision).
+    """
     captured = row["captured_microcents"]
+    status = row["status"]
+    if status == "active" and now_ms is not None and int(row["expires_ms"]) <= now_ms:
+        status = "expired"
     return {
-        "id": row["id"], "status": row["status"],
+        "id": row["id"], "status": status,
         "amount": microcents_to_cents_number(int(row["amount_microcents"])),
         "captured_amount": None if captured is None else microcents_to_cents_number(
             int(captured)),
@@ -64,7 +71,7 @@ def authorize(conn: Connection, account: Row, req: HoldRequest, *,
         if int(existing["amount_microcents"]) != req.amount_microcents:
             raise ApiError(errors.AUTHORIZATION_ID_REUSED,
                            f"authorization {req.id!r} exists with a different amount", "/id")
-        return view(existing), False
+        return view(existing, now_ms), False
     if conn.execute(queries.USAGE_EVENT_EXISTS,
                     {"account_id": account_id, "id": req.id}).first() is not None:
         raise ApiError(errors.AUTHORIZATION_ID_REUSED,
@@ -189,8 +196,8 @@ def void(conn: Connection, account: Row, hold_id: str, *, now_ms: int) -> dict[s
     return view({**row, **done})
 
 
-def get(conn: Connection, account_id: str, hold_id: str) -> dict[str, Any]:
+def get(conn: Connection, account_id: str, hold_id: str, *, now_ms: int) -> dict[str, Any]:
     row = _find(conn, account_id, hold_id)
     if row is None:
         raise ApiError(errors.AUTHORIZATION_NOT_FOUND, f"no authorization {hold_id!r}")
-    return view(row)
+    return view(row, now_ms)

@@ -108,7 +108,7 @@ async def get_authorization(request: Request, hold_id: str,
 
     def read() -> dict[str, Any]:
         with runtime.db.read() as conn:
-            return holds.get(conn, account_id, _hold_id(hold_id))
+            return holds.get(conn, account_id, _hold_id(hold_id), now_ms=runtime.clock.now_ms())
 
     return ok(await run_in_threadpool(read))
 
