@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS, ManualClock
 from creditgate.kernel.runtime import Runtime
+from creditgate.limits.spend import window_spend
 from creditgate.limits.windows import Limit, Window, pieces, window_at
+from creditgate.usage.tables import usage_minutes
 from tests.conftest import Account, error_of
 from tests.helpers import grant_cents
 from tests.limits.support import authorize, post_usage, set_limit, void
@@ -170,3 +174,25 @@ def test_unauthorized_usage_counts_and_limit_removal(client: Any, account: Accou
     assert refused.headers["x-should-retry"] == "true"
     client.delete(account.url("ai-gateway/billing/spending-limit"), headers=account.headers)
     assert probe(client, account, "b", 1).status_code == 201
+
+
+def test_bucket_sums_equal_minute_sums(client: Any, account: Account, runtime: Runtime,
+                                       clock: ManualClock) -> None:
+    rng = random.Random(7)
+    now = clock.now_ms()
+    events = [{"id": f"e{i}", "cost": rng.randint(1, 999) / 100,
+               "timestamp": now - rng.randint(0, 34 * DAY_MS)} for i in range(400)]
+    response = client.post(account.url("ai-gateway/billing/usage-events"),
+                           json={"events": events}, headers=account.headers)
+    assert response.status_code == 200
+    with runtime.db.read() as conn:
+        for _ in range(60):
+            start = now - rng.randint(0, 35 * DAY_MS)
+            start -= start % MINUTE_MS
+            end = start + rng.randint(0, 35 * DAY_MS) // MINUTE_MS * MINUTE_MS
+            expected = conn.execute(
+                select(func.coalesce(func.sum(usage_minutes.c.cost_microcents), 0))
+                .where(usage_minutes.c.account_id == account.id,
+                       usage_minutes.c.minute_start_ms >= start,
+                       usage_minutes.c.minute_start_ms < end)).scalar_one()
+            assert window_spend(conn, account.id, Window(start, end)) == int(expected)
