@@ -77,3 +77,23 @@ def test_a_failed_decision_rolls_back_alone(runtime: Runtime,
     with runtime.db.read() as conn:
         assert service.limit_view(conn, first)["enabled"] is False
         assert service.limit_view(conn, second)["config"]["amount"] == 700
+
+
+def test_a_failed_commit_fails_the_whole_batch_as_retryable(
+        runtime: Runtime, make_account: MakeAccount) -> None:
+    account_id = make_account().id
+    committer = Committer(runtime.db, group=True)
+
+    def breaks_the_transaction(conn: Connection) -> None:
+        lock_account(conn, account_id)
+        # Ending the transaction under the writer makes its savepoint release and commit fail.
+        conn.exec_driver_sql("ROLLBACK")
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(committer.submit(account_id, breaks_the_transaction),
+                                    return_exceptions=True)
+
+    [outcome] = asyncio.run(run())
+    assert isinstance(outcome, ApiError)
+    assert (outcome.error.code, outcome.error.status, outcome.error.retryable) == (
+        1503, 503, True)

@@ -25,7 +25,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from creditgate.kernel import errors
 from creditgate.kernel.db import Database
+from creditgate.kernel.errors import ApiError
 
 log = logging.getLogger("creditgate.limits")
 T = TypeVar("T")
@@ -107,10 +109,12 @@ class Committer:
                     else:
                         conn.exec_driver_sql("RELEASE SAVEPOINT decision")
                         outcomes.append((future, result, None))
-        except Exception as exc:
+        except Exception:
             log.exception("group commit of %d decisions failed", len(batch))
             for _, _, future in batch:
-                future.set_exception(exc)
+                # Nothing of the batch was committed, so retrying is safe.
+                future.set_exception(ApiError(errors.UNAVAILABLE, "The decision could not be "
+                                              "committed; nothing was changed. Retry."))
             return
         self.batches += 1
         self.units += len(batch)
