@@ -50,8 +50,8 @@ def view(row: Row, now_ms: int | None = None) -> dict[str, Any]:
 
 
 def _find(conn: Connection, account_id: str, hold_id: str) -> Row | None:
-    row = conn.execute(queries.FIND_AUTHORIZATION,
-                       {"account_id": account_id, "id": hold_id}).mappings().first()
+    params = {"account_id": account_id, "id": hold_id}
+    row = queries.FIND_AUTHORIZATION.run(conn, params).mappings().first()
     return None if row is None else dict(row)
 
 
@@ -72,8 +72,8 @@ def authorize(conn: Connection, account: Row, req: HoldRequest, *,
             raise ApiError(errors.AUTHORIZATION_ID_REUSED,
                            f"authorization {req.id!r} exists with a different amount", "/id")
         return view(existing, now_ms), False
-    if conn.execute(queries.USAGE_EVENT_EXISTS,
-                    {"account_id": account_id, "id": req.id}).first() is not None:
+    used = queries.USAGE_EVENT_EXISTS.run(conn, {"account_id": account_id, "id": req.id})
+    if used.first() is not None:
         raise ApiError(errors.AUTHORIZATION_ID_REUSED,
                        f"a usage event with id {req.id!r} was already posted", "/id")
     current = _current(conn, account_id, now_ms)
@@ -90,7 +90,7 @@ def authorize(conn: Connection, account: Row, req: HoldRequest, *,
            "provider": req.provider, "model": req.model, "status": "active",
            "created_ms": now_ms, "expires_ms": expires, "captured_microcents": None,
            "finished_ms": None}
-    conn.execute(queries.INSERT_AUTHORIZATION, row)
+    queries.INSERT_AUTHORIZATION.run(conn, row)
     earliest = expires if current.earliest_expiry_ms is None else min(
         current.earliest_expiry_ms, expires)
     state.save(conn, replace(current, held_microcents=current.held_microcents
@@ -143,8 +143,7 @@ def _wait_ms(conn: Connection, current: LimitState, limit: Limit, window: Any, s
 
 def _release(conn: Connection, account_id: str, amount: int, now_ms: int) -> None:
     # earliest_expiry_ms stays a valid lower bound when a hold ends early.
-    conn.execute(queries.RELEASE_HOLD,
-                 {"account_id": account_id, "amount": amount, "now_ms": now_ms})
+    queries.RELEASE_HOLD.run(conn, {"account_id": account_id, "amount": amount, "now_ms": now_ms})
 
 
 def capture(conn: Connection, account: Row, hold_id: str, req: CaptureRequest, *, now_ms: int,
@@ -176,7 +175,7 @@ def capture(conn: Connection, account: Row, hold_id: str, req: CaptureRequest, *
                        req.output_tokens, cost, None)
     record_usage(conn, account, [event], now_ms=now_ms, listeners=listeners)
     done = {"status": "captured", "captured_microcents": cost, "finished_ms": now_ms}
-    conn.execute(queries.FINISH_AUTHORIZATION, {"account_id": account_id, "id": hold_id, **done})
+    queries.FINISH_AUTHORIZATION.run(conn, {"account_id": account_id, "id": hold_id, **done})
     return view({**row, **done})
 
 
@@ -192,7 +191,7 @@ def void(conn: Connection, account: Row, hold_id: str, *, now_ms: int) -> dict[s
         return view(row)
     _release(conn, account_id, int(row["amount_microcents"]), now_ms)
     done = {"status": "voided", "captured_microcents": None, "finished_ms": now_ms}
-    conn.execute(queries.FINISH_AUTHORIZATION, {"account_id": account_id, "id": hold_id, **done})
+    queries.FINISH_AUTHORIZATION.run(conn, {"account_id": account_id, "id": hold_id, **done})
     return view({**row, **done})
 
 

@@ -12,9 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from creditgate.kernel.clock import DAY_MS, HOUR_MS
-from creditgate.kernel.db import upsert_add
-from creditgate.limits.queries import window_spend_query
-from creditgate.limits.tables import spend_days, spend_hours
+from creditgate.limits.queries import ADD_SPEND_DAY, ADD_SPEND_HOUR, window_spend_query
 from creditgate.limits.windows import Window, pieces
 from creditgate.usage.service import Recorded
 from creditgate.usage.tables import usage_minutes
@@ -30,11 +28,9 @@ def record_spend(conn: Connection, account_id: str, recorded: Recorded, _now_ms:
         hour, day = minute - minute % HOUR_MS, minute - minute % DAY_MS
         hours[hour] = hours.get(hour, 0) + cost
         days[day] = days.get(day, 0) + cost
-    for table, buckets in ((spend_hours, hours), (spend_days, days)):
-        upsert_add(conn, table, [
-            {"account_id": account_id, "start_ms": start, "cost_microcents": cost}
-            for start, cost in buckets.items()
-        ], key=["account_id", "start_ms"], add=["cost_microcents"])
+    for statement, buckets in ((ADD_SPEND_HOUR, hours), (ADD_SPEND_DAY, days)):
+        statement.run_many(conn, [{"account_id": account_id, "start_ms": start,
+                                   "cost_microcents": cost} for start, cost in buckets.items()])
 
 
 def window_spend(conn: Connection, account_id: str, window: Window) -> int:
@@ -46,7 +42,7 @@ def window_spend(conn: Connection, account_id: str, window: Window) -> int:
     for i, (_, lo, hi) in enumerate(covered):
         params[f"lo{i}"], params[f"hi{i}"] = lo, hi
     query = window_spend_query(tuple(kind for kind, _, _ in covered))
-    return int(conn.execute(query, params).scalar_one())
+    return int(query.run(conn, params).scalar_one())
 
 
 def minutes_oldest_first(conn: Connection, account_id: str,

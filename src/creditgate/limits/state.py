@@ -23,7 +23,7 @@ class LimitState:
 
 def load(conn: Connection, account_id: str) -> LimitState:
     """Read under the caller's account lock."""
-    row = conn.execute(queries.LOAD_STATE, {"account_id": account_id}).mappings().first()
+    row = queries.LOAD_STATE.run(conn, {"account_id": account_id}).mappings().first()
     if row is None:
         return LimitState(account_id, exists=False)
     limit = None
@@ -45,7 +45,7 @@ def save(conn: Connection, state: LimitState, *, now_ms: int) -> LimitState:
         "updated_ms": now_ms,
     }
     statement = queries.UPDATE_STATE if state.exists else queries.INSERT_STATE
-    conn.execute(statement, {"account_id": state.account_id, **values})
+    statement.run(conn, {"account_id": state.account_id, **values})
     return replace(state, exists=True)
 
 
