@@ -15,6 +15,10 @@ from creditgate.invoices.taxes import tax_rates_for
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
+from creditgate.limits.committer import Committer
+from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
+from creditgate.limits.routes import router as limits_router
+from creditgate.limits.spend import record_spend
 from creditgate.payments import auto_topup
 from creditgate.payments import jobs as payment_jobs
 from creditgate.payments.factory import build_processor
@@ -25,10 +29,10 @@ from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
-from creditgate.worker.runner import Worker
+from creditgate.worker.runner import Periodic, Worker
 
-ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, payments_router,
-                            invoices_router, reporting_router]
+ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, limits_router,
+                            payments_router, invoices_router, reporting_router]
 # Routers served at the root, outside /client/v4 (processor webhooks).
 ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 
@@ -36,11 +40,14 @@ ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime = Runtime.from_settings(settings, clock)
     runtime.services["catalog"] = PriceCatalog()
-    runtime.services["usage_listeners"] = []
+    # Run inside every usage transaction, in this order.
+    runtime.services["usage_listeners"] = [record_spend]
     runtime.services["payment_processor"] = build_processor(settings, runtime.db, runtime.clock)
     runtime.services["payment_summary"] = payment_summary
     runtime.services["usage_listeners"].append(auto_topup.usage_listener(runtime))
     runtime.services["tax_rates"] = tax_rates_for(settings)
+    group_commit = settings.get("limits_group_commit", "on").lower() not in {"off", "0", "false"}
+    runtime.services["limits_committer"] = Committer(runtime.db, group=group_commit)
     return runtime
 
 
@@ -48,4 +55,6 @@ def build_worker(runtime: Runtime) -> Worker:
     worker = Worker(runtime)
     worker.handlers.update(payment_jobs.HANDLERS)
     worker.periodic.extend(invoice_periodic_tasks(runtime))
+    worker.periodic.append(Periodic("limits.release_expired_holds", SWEEP_EVERY_MS,
+                                    release_expired_holds))
     return worker

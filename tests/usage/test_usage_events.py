@@ -151,15 +151,15 @@ def test_ten_thousand_events_in_one_batch(client: Any, account: Account,
     (b"100000000", 100_000_000_000_000),
 ])
 def test_costs_are_read_exactly_from_the_json_text(text: bytes, microcents: int) -> None:
-    from creditgate.usage.events import read_cost_cents
+    from creditgate.usage.events import read_cost_text
 
-    assert read_cost_cents(text, "/cost") == microcents
+    assert read_cost_text(text, "/cost") == microcents
 
 
 @pytest.mark.parametrize("text", [b"100000000.000001", b"1e9", b"-1", b'"1"', b"true", b"null"])
 def test_costs_out_of_range_or_not_numbers(text: bytes) -> None:
     from creditgate.kernel.errors import ApiError
-    from creditgate.usage.events import read_cost_cents
+    from creditgate.usage.events import read_cost_text
 
     with pytest.raises(ApiError):
-        read_cost_cents(text, "/cost")
+        read_cost_text(text, "/cost")

@@ -14,7 +14,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
@@ -91,13 +100,20 @@ def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
 
     On SQLite the whole database is already locked by BEGIN IMMEDIATE.
     """
-    from creditgate.accounts.tables import accounts
+    query = _LOCK_QUERIES.get(conn.dialect.name)
+    if query is None:
+        from creditgate.accounts.tables import accounts
 
-    query = select(accounts).where(accounts.c.id == account_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+        # Built once per dialect: this runs in every balance-changing request.
+        query = select(accounts).where(accounts.c.id == bindparam("account_id"))
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        _LOCK_QUERIES[conn.dialect.name] = query
+    row = conn.execute(query, {"account_id": account_id}).mappings().first()
     return None if row is None else dict(row)
+
+
+_LOCK_QUERIES: dict[str, Any] = {}
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
@@ -111,16 +127,29 @@ def upsert_add(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
     """Insert rows, or add their `add` columns onto the existing row with the same key."""
     if not rows:
         return
-    stmt = dialect_insert(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={col: table.c[col] + stmt.excluded[col] for col in add},
-    )
+    cache_key = (conn.dialect.name, table.name, tuple(key), tuple(add))
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        # Built once per shape: usage ingest and authorizations run these on every request.
+        stmt = dialect_insert(conn, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={col: table.c[col] + stmt.excluded[col] for col in add},
+        )
+        _UPSERTS[cache_key] = stmt
     conn.execute(stmt, list(rows))
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows, skipping any that collide with a unique key."""
     if not rows:
         return
-    conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), list(rows))
+    cache_key = (conn.dialect.name, table.name, (), ())
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table).on_conflict_do_nothing()
+        _UPSERTS[cache_key] = stmt
+    conn.execute(stmt, list(rows))

@@ -93,7 +93,7 @@ def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
 _PLAIN_CENTS = re.compile(rb"(\d{1,12})(?:\.(\d{1,6}))?")
 
 
-def read_cost_cents(raw: bytes, pointer: str, *, maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
+def read_cost_text(raw: bytes, pointer: str, *, maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
     """A JSON number of cents (raw text), 0 ≤ cost ≤ maximum -> microcents, half-even."""
     plain = _PLAIN_CENTS.fullmatch(raw)
     if plain is not None:
@@ -115,6 +115,14 @@ def read_cost_cents(raw: bytes, pointer: str, *, maximum_cents: int = MAX_EVENT_
     return cents_to_microcents(value)
 
 
+def read_cost_cents(value: Any, pointer: str, *,
+                    maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
+    """A parsed JSON number of cents (int or float) -> microcents, by its shortest text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(pointer, "must be a number of cents")
+    return read_cost_text(orjson.dumps(value), pointer, maximum_cents=maximum_cents)
+
+
 def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
     timestamp = now_ms if event.timestamp is None else event.timestamp
     if not now_ms - MAX_PAST_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
@@ -125,7 +133,7 @@ def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> 
     input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
     raw_cost = bytes(event.cost)
     if raw_cost and raw_cost != b"null":
-        cost = read_cost_cents(raw_cost, f"{where}/cost")
+        cost = read_cost_text(raw_cost, f"{where}/cost")
     else:
         cost = price_or_fail(catalog, provider, model, input_tokens, output_tokens, where)
     return UsageEvent(event.id, timestamp, event.gateway_id or "", provider, model, input_tokens,

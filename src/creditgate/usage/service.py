@@ -8,7 +8,7 @@ event is counted as a duplicate and never twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -32,6 +32,8 @@ class Recorded:
     duplicates: int
     cost_microcents: int
     balance_after_microcents: int
+    # Spend of the new events per UTC minute start (ms), for listeners that keep coarser buckets.
+    minutes: Mapping[int, int] = field(default_factory=dict)
 
 
 # Called inside the usage transaction, after the debit: (conn, account_id, recorded, now_ms).
@@ -57,13 +59,14 @@ def record_usage(conn: Connection, account: Mapping[str, Any],
     fresh = _store_new_events(conn, account_id, events, now_ms)
     total = sum(e.cost_microcents for e in fresh)
     balance = int(account["balance_microcents"])
+    minutes: dict[int, int] = {}
     if fresh:
-        _roll_up(conn, account_id, fresh, closed_through)
+        minutes = _roll_up(conn, account_id, fresh, closed_through)
         post_entry(conn, account_id=account_id, kind="usage", amount_microcents=-total,
                    reference=f"usage:{fresh[0].id}", now_ms=now_ms,
                    description=f"usage: {len(fresh)} event(s)")
         balance -= total
-    recorded = Recorded(len(fresh), len(events) - len(fresh), total, balance)
+    recorded = Recorded(len(fresh), len(events) - len(fresh), total, balance, minutes)
     if fresh:
         for listener in listeners:
             listener(conn, account_id, recorded, now_ms)
@@ -143,7 +146,8 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
-             closed_through: object) -> None:
+             closed_through: object) -> dict[int, int]:
+    """Add the events into hourly rollups and minute spend; return the spend per minute."""
     hours: dict[tuple[int, str, str], list[int]] = {}
     minutes: dict[int, int] = {}
     for e in events:
@@ -172,6 +176,7 @@ def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
         {"account_id": account_id, "minute_start_ms": minute, "cost_microcents": cost}
         for minute, cost in minutes.items()
     ], key=["account_id", "minute_start_ms"], add=["cost_microcents"])
+    return minutes
 
 
 def _billing_month(event_month: str, closed_through: object) -> str:

@@ -1,0 +1,30 @@
+"""The sweep that releases expired holds, so a hold never leaks (also after a restart)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from creditgate.kernel.db import lock_account
+from creditgate.kernel.runtime import Runtime
+from creditgate.limits import state
+from creditgate.limits.tables import authorizations
+
+SWEEP_EVERY_MS = 5_000
+_ACCOUNTS_PER_PASS = 500
+
+
+def release_expired_holds(runtime: Runtime) -> None:
+    """Expire every hold past its TTL, one account per transaction."""
+    now = runtime.clock.now_ms()
+    with runtime.db.read() as conn:
+        due = conn.execute(
+            select(authorizations.c.account_id).distinct()
+            .where(authorizations.c.status == "active", authorizations.c.expires_ms <= now)
+            .limit(_ACCOUNTS_PER_PASS)
+        ).scalars().all()
+    for account_id in due:
+        with runtime.db.write() as conn:
+            if lock_account(conn, account_id) is None:
+                continue
+            current = state.load(conn, account_id)
+            state.save(conn, state.release_expired(conn, current, now_ms=now), now_ms=now)

@@ -1,0 +1,140 @@
+"""Spending limit (reference) and authorizations (the gateway's pre-flight check)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+
+from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
+from creditgate.kernel import errors as core_errors
+from creditgate.kernel.auth import account_guard
+from creditgate.kernel.db import lock_account
+from creditgate.kernel.envelope import JSONResponse, ok
+from creditgate.kernel.errors import ApiError
+from creditgate.kernel.requests import read_json_object
+from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.limits import errors as limit_errors
+from creditgate.limits import holds, service
+from creditgate.limits.committer import Committer
+from creditgate.limits.schemas import read_capture, read_empty, read_hold, read_limit
+from creditgate.usage.events import MAX_ID_LENGTH
+
+router = APIRouter()
+BASE = "/accounts/{account_id}/ai-gateway/billing"
+T = TypeVar("T")
+
+
+def _locked(account_id: str, action: Callable[[Connection, dict[str, Any]], T]
+            ) -> Callable[[Connection], T]:
+    def unit(conn: Connection) -> T:
+        account = lock_account(conn, account_id)
+        if account is None:
+            raise ApiError(core_errors.ACCOUNT_UNREACHABLE,
+                           "Unauthorized to access requested resource")
+        return action(conn, dict(account))
+    return unit
+
+
+def _committer(runtime: Runtime) -> Committer:
+    committer: Committer = runtime.services["limits_committer"]
+    return committer
+
+
+def _hold_id(hold_id: str) -> str:
+    if not 1 <= len(hold_id) <= MAX_ID_LENGTH:
+        raise ApiError(limit_errors.AUTHORIZATION_NOT_FOUND, "no authorization with that id")
+    return hold_id
+
+
+async def _optional_object(request: Request) -> dict[str, Any]:
+    if not await request.body():
+        return {}
+    return await read_json_object(request)
+
+
+@router.get(f"{BASE}/spending-limit")
+async def get_spending_limit(request: Request,
+                             account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    runtime = runtime_of(request)
+
+    def read() -> dict[str, Any]:
+        with runtime.db.read() as conn:
+            return service.limit_view(conn, account_id)
+
+    return ok(await run_in_threadpool(read))
+
+
+@router.post(f"{BASE}/spending-limit")
+async def post_spending_limit(request: Request,
+                              account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
+    runtime = runtime_of(request)
+    limit = read_limit(await read_json_object(request))
+    await _committer(runtime).submit(account_id, _locked(account_id, lambda conn, _: (
+        service.set_limit(conn, account_id, limit, now_ms=runtime.clock.now_ms()))))
+    return ok({}, status=201)
+
+
+@router.delete(f"{BASE}/spending-limit")
+async def delete_spending_limit(request: Request,
+                                account_id: str = account_guard(AI_GATEWAY_WRITE)
+                                ) -> JSONResponse:
+    runtime = runtime_of(request)
+    await _committer(runtime).submit(account_id, _locked(account_id, lambda conn, _: (
+        service.set_limit(conn, account_id, None, now_ms=runtime.clock.now_ms()))))
+    return ok({})
+
+
+@router.post(f"{BASE}/authorizations")
+async def post_authorization(request: Request,
+                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
+    runtime = runtime_of(request)
+    default_ttl = int(runtime.settings.get("authorization_ttl_seconds", "600"))
+    req = read_hold(await read_json_object(request), catalog=runtime.services["catalog"],
+                    default_ttl_s=default_ttl)
+    result, created = await _committer(runtime).submit(account_id, _locked(
+        account_id, lambda conn, account: holds.authorize(conn, account, req,
+                                                          now_ms=runtime.clock.now_ms())))
+    return ok(result, status=201 if created else 200)
+
+
+@router.get(f"{BASE}/authorizations/{{hold_id}}")
+async def get_authorization(request: Request, hold_id: str,
+                            account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    runtime = runtime_of(request)
+
+    def read() -> dict[str, Any]:
+        with runtime.db.read() as conn:
+            return holds.get(conn, account_id, _hold_id(hold_id), now_ms=runtime.clock.now_ms())
+
+    return ok(await run_in_threadpool(read))
+
+
+@router.post(f"{BASE}/authorizations/{{hold_id}}/capture")
+async def capture_authorization(request: Request, hold_id: str,
+                                account_id: str = account_guard(AI_GATEWAY_WRITE)
+                                ) -> JSONResponse:
+    runtime = runtime_of(request)
+    req = read_capture(await read_json_object(request))
+    hold_id = _hold_id(hold_id)
+    catalog, listeners = runtime.services["catalog"], runtime.services["usage_listeners"]
+    result = await _committer(runtime).submit(account_id, _locked(
+        account_id, lambda conn, account: holds.capture(
+            conn, account, hold_id, req, now_ms=runtime.clock.now_ms(), catalog=catalog,
+            listeners=listeners)))
+    return ok(result)
+
+
+@router.post(f"{BASE}/authorizations/{{hold_id}}/void")
+async def void_authorization(request: Request, hold_id: str,
+                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
+    runtime = runtime_of(request)
+    read_empty(await _optional_object(request))
+    hold_id = _hold_id(hold_id)
+    result = await _committer(runtime).submit(account_id, _locked(
+        account_id, lambda conn, account: holds.void(conn, account, hold_id,
+                                                     now_ms=runtime.clock.now_ms())))
+    return ok(result)

@@ -1,0 +1,64 @@
+"""Window spend: the usage listener that keeps hour/day buckets, and the sums read from them.
+
+All posted usage counts, authorized or not: every usage ingest writes `usage_minutes` (core) and
+calls `record_spend` in the same transaction, so the three granularities always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from creditgate.kernel.clock import DAY_MS, HOUR_MS
+from creditgate.limits.queries import ADD_SPEND_DAY, ADD_SPEND_HOUR, window_spend_query
+from creditgate.limits.windows import Window, pieces
+from creditgate.usage.service import Recorded
+from creditgate.usage.tables import usage_minutes
+
+_CHUNK = 500
+
+
+def record_spend(conn: Connection, account_id: str, recorded: Recorded, _now_ms: int) -> None:
+    """Usage listener: add the new events' spend to the hour and day buckets."""
+    hours: dict[int, int] = {}
+    days: dict[int, int] = {}
+    for minute, cost in recorded.minutes.items():
+        hour, day = minute - minute % HOUR_MS, minute - minute % DAY_MS
+        hours[hour] = hours.get(hour, 0) + cost
+        days[day] = days.get(day, 0) + cost
+    for statement, buckets in ((ADD_SPEND_HOUR, hours), (ADD_SPEND_DAY, days)):
+        statement.run_many(conn, [{"account_id": account_id, "start_ms": start,
+                                   "cost_microcents": cost} for start, cost in buckets.items()])
+
+
+def window_spend(conn: Connection, account_id: str, window: Window) -> int:
+    """Microcents of usage stamped inside the window, in one statement of at most 5 range sums."""
+    covered = pieces(window.start_ms, window.end_ms)
+    if not covered:
+        return 0
+    params: dict[str, Any] = {"account_id": account_id}
+    for i, (_, lo, hi) in enumerate(covered):
+        params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+    query = window_spend_query(tuple(kind for kind, _, _ in covered))
+    return int(query.run(conn, params).scalar_one())
+
+
+def minutes_oldest_first(conn: Connection, account_id: str,
+                         window: Window) -> Iterator[tuple[int, int]]:
+    """(minute start, spend) of the window's non-empty minutes, oldest first, read in chunks."""
+    after = window.start_ms
+    while True:
+        rows = conn.execute(
+            select(usage_minutes.c.minute_start_ms, usage_minutes.c.cost_microcents)
+            .where(usage_minutes.c.account_id == account_id,
+                   usage_minutes.c.minute_start_ms >= after,
+                   usage_minutes.c.minute_start_ms < window.end_ms)
+            .order_by(usage_minutes.c.minute_start_ms).limit(_CHUNK)
+        ).all()
+        for minute, cost in rows:
+            yield int(minute), int(cost)
+        if len(rows) < _CHUNK:
+            return
+        after = int(rows[-1][0]) + 1

@@ -1,0 +1,58 @@
+"""Spending limits, holds and the coarse spend buckets that keep window sums cheap."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
+
+from creditgate.kernel.db import metadata
+
+# One row per account that has a limit or has ever held funds: read once per decision.
+account_limits = Table(
+    "account_limits", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    # Running sum of active holds; changes only in the transaction that changes a hold.
+    Column("held_microcents", BigInteger, nullable=False, server_default="0"),
+    Column("active_holds", Integer, nullable=False, server_default="0"),
+    # A lower bound on the earliest expiry among active holds (None: no active hold). When the
+    # clock passes it, the deciding transaction releases expired holds first.
+    Column("earliest_expiry_ms", BigInteger, nullable=True),
+    # The spending limit: integer cents, or all three None when no limit is set.
+    Column("limit_cents", BigInteger, nullable=True),
+    Column("limit_duration", String(8), nullable=True),
+    Column("limit_strategy", String(8), nullable=True),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+authorizations = Table(
+    "authorizations", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    # The gateway's id; the capture posts the usage event under the same id.
+    Column("id", String(128), primary_key=True),
+    Column("amount_microcents", BigInteger, nullable=False),
+    Column("provider", String(128), nullable=False, server_default=""),
+    Column("model", String(256), nullable=False, server_default=""),
+    # active, captured, voided, expired
+    Column("status", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("captured_microcents", BigInteger, nullable=True),
+    Column("finished_ms", BigInteger, nullable=True),
+    Index("ix_authorizations_due", "status", "expires_ms"),
+    Index("ix_authorizations_account_due", "account_id", "status", "expires_ms"),
+)
+
+# Spend per account and UTC hour / day, kept by a usage listener in the usage transaction, so
+# a 30-day window reads at most ~200 rows instead of 43,200 minutes.
+spend_hours = Table(
+    "limit_spend_hours", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("cost_microcents", BigInteger, nullable=False),
+)
+
+spend_days = Table(
+    "limit_spend_days", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("cost_microcents", BigInteger, nullable=False),
+)

@@ -1,0 +1,99 @@
+"""Group commit: many decisions in one transaction, each still checked in order, a refused one
+changing nothing while the others stand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Connection
+
+from creditgate.kernel import errors
+from creditgate.kernel.db import lock_account
+from creditgate.kernel.errors import ApiError
+from creditgate.kernel.runtime import Runtime
+from creditgate.limits import holds, service
+from creditgate.limits.committer import Committer
+from creditgate.limits.schemas import HoldRequest
+from creditgate.limits.windows import Limit
+from tests.conftest import MakeAccount
+from tests.helpers import grant_cents
+from tests.limits.support import held_microcents
+
+
+def _authorize(account_id: str, hold_id: str, runtime: Runtime) -> Any:
+    def unit(conn: Connection) -> Any:
+        account = lock_account(conn, account_id)
+        assert account is not None
+        return holds.authorize(conn, account, HoldRequest(hold_id, 10_000_000, "", "", 60_000),
+                               now_ms=runtime.clock.now_ms())
+    return unit
+
+
+def test_concurrent_decisions_share_transactions_and_stay_exact(
+        runtime: Runtime, make_account: MakeAccount) -> None:
+    accounts = [make_account().id for _ in range(3)]
+    for account_id in accounts:
+        grant_cents(runtime, account_id, 1000)
+    committer = Committer(runtime.db, group=True)
+
+    async def run() -> Any:
+        calls = [committer.submit(a, _authorize(a, f"h{i}", runtime))
+                 for i in range(300) for a in accounts]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(run())
+    kinds = Counter("ok" if isinstance(o, tuple) else o.error.code for o in outcomes)
+    assert kinds == {"ok": 300, 2001: 600}
+    for account_id in accounts:
+        assert held_microcents(runtime, account_id) == 1000 * 1_000_000
+    assert committer.units == 900
+    assert committer.largest_batch > 1  # decisions really were grouped
+
+
+def test_a_failed_decision_rolls_back_alone(runtime: Runtime,
+                                            make_account: MakeAccount) -> None:
+    first, second = make_account().id, make_account().id
+    committer = Committer(runtime.db, group=True)
+
+    def set_then_fail(conn: Connection) -> None:
+        lock_account(conn, first)
+        service.set_limit(conn, first, Limit(500, "daily", "fixed"), now_ms=0)
+        raise ApiError(errors.CONFLICT, "refused after writing")
+
+    def set_limit(conn: Connection) -> str:
+        lock_account(conn, second)
+        service.set_limit(conn, second, Limit(700, "weekly", "sliding"), now_ms=0)
+        return "done"
+
+    async def run() -> Any:
+        return await asyncio.gather(committer.submit(first, set_then_fail),
+                                    committer.submit(second, set_limit),
+                                    return_exceptions=True)
+
+    failed, done = asyncio.run(run())
+    assert isinstance(failed, ApiError) and done == "done"
+    with runtime.db.read() as conn:
+        assert service.limit_view(conn, first)["enabled"] is False
+        assert service.limit_view(conn, second)["config"]["amount"] == 700
+
+
+def test_a_failed_commit_fails_the_whole_batch_as_retryable(
+        runtime: Runtime, make_account: MakeAccount) -> None:
+    account_id = make_account().id
+    committer = Committer(runtime.db, group=True)
+
+    def breaks_the_transaction(conn: Connection) -> None:
+        lock_account(conn, account_id)
+        # Ending the transaction under the writer makes its savepoint release and commit fail.
+        conn.exec_driver_sql("ROLLBACK")
+
+    async def run() -> Any:
+        return await asyncio.gather(committer.submit(account_id, breaks_the_transaction),
+                                    return_exceptions=True)
+
+    [outcome] = asyncio.run(run())
+    assert isinstance(outcome, ApiError)
+    assert (outcome.error.code, outcome.error.status, outcome.error.retryable) == (
+        1503, 503, True)
