@@ -135,7 +135,7 @@ def test_billable_usage_has_one_record_per_metric_and_day(
     assert first["InvoiceIssuerName"] == "creditgate"
     assert first["x_BillableMetricName"] == "openai gpt-4o"
     assert first["x_ProductFamilyName"] == "AI Gateway"
-    assert first["InvoiceId"] == "upcoming_usage_2026-10"  # October is not closed yet
+    assert first["InvoiceId"] == "upcoming_2026-10"  # October is not closed yet
     assert sum(r["BilledCost"] for r in records) == usage_debits_usd(runtime, account.id)
 
 
@@ -150,7 +150,7 @@ def test_closed_months_carry_their_usage_statement_id(client: Any, account: Acco
     records = billable(client, account, **{"from": "2026-10-31", "to": "2026-11-01"}).json()[
         "result"]
     assert [r["InvoiceId"] for r in records] == [
-        "in_oct", "upcoming_usage_2026-11", "upcoming_usage_2026-11"]
+        "in_oct", "upcoming_2026-11", "upcoming_2026-11"]
 
 
 def test_billable_usage_defaults_and_metric_filter(client: Any, account: Account) -> None:

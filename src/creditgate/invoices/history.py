@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.errors import INVALID_INVOICE_TYPE, INVALID_PAGINATION
+from creditgate.invoices.ids import provisional_invoice_id
 from creditgate.invoices.links import pdf_url
 from creditgate.invoices.statements import CURRENCY, compute_statement, statements_through
 from creditgate.invoices.tables import invoices
@@ -111,7 +112,7 @@ def invoice_preview(runtime: Runtime, account_id: str) -> dict[str, Any]:
         statement = pending[-1] if pending else compute_statement(conn, account_id, month, rates)
     due = statement.amount_due_cents
     return {
-        "id": f"upcoming_{month}",
+        "id": provisional_invoice_id(month),
         "amount_due": due,
         "amount_paid": 0,
         "amount_remaining": due,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from creditgate.invoices.ids import provisional_invoice_id
 from creditgate.kernel.clock import DAY_MS, iso_utc
 from creditgate.kernel.money import MICROCENTS_PER_USD
 from creditgate.kernel.months import month_end_ms, month_start_ms
@@ -46,11 +47,6 @@ class Issuer:
         a dataset mixing nulls (open month) with ids (closed month) fails its validator.
         """
         return self.statements.get(billing_month) or provisional_invoice_id(billing_month)
-
-
-def provisional_invoice_id(billing_month: str) -> str:
-    """The id of the month's statement until it closes (the invoice preview's statement)."""
-    return f"upcoming_usage_{billing_month}"
 
 
 def usd_number(microcents: int) -> int | float:
