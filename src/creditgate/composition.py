@@ -12,6 +12,7 @@ from creditgate.accounts.routes import router as accounts_router
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
 from creditgate.invoices.taxes import tax_rates_for
+from creditgate.kernel.auth import CredentialCache
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
@@ -40,6 +41,8 @@ ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime = Runtime.from_settings(settings, clock)
     runtime.services["catalog"] = PriceCatalog()
+    runtime.services["credential_cache"] = CredentialCache(int(settings.get("auth_cache_ms",
+                                                                            "1000")))
     # Run inside every usage transaction, in this order.
     runtime.services["usage_listeners"] = [record_spend]
     runtime.services["payment_processor"] = build_processor(settings, runtime.db, runtime.clock)

@@ -6,6 +6,7 @@ import pytest
 
 from creditgate.accounts import service
 from creditgate.accounts.permissions import AI_GATEWAY_READ, BILLING_READ
+from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import Account, MakeAccount, error_of
 from tests.helpers import balance_microcents
@@ -38,14 +39,20 @@ def test_bad_credentials_get_401_and_change_nothing(client: Any, account: Accoun
     assert balance_microcents(runtime, account.id) == 0
 
 
-def test_revoked_token_is_refused_at_once(client: Any, account: Account,
-                                          runtime: Runtime) -> None:
+def test_revoked_token_is_refused_within_the_cache_time(client: Any, account: Account,
+                                                       runtime: Runtime,
+                                                       clock: ManualClock) -> None:
     assert client.get(account.url(BALANCE), headers=account.headers).status_code == 200
     with runtime.db.write() as conn:
         token_id = service.list_tokens(conn, account_id=account.id)[0]["id"]
         assert service.revoke_token(conn, token_id=token_id, now_ms=1)
+    clock.advance(ms=999)
+    assert client.get(account.url(BALANCE), headers=account.headers).status_code == 200
+    clock.advance(ms=1)
     response = client.get(account.url(BALANCE), headers=account.headers)
     assert response.status_code == 401
+    clock.advance(seconds=5)
+    assert client.get(account.url(BALANCE), headers=account.headers).status_code == 401
 
 
 def test_other_and_unknown_accounts_look_the_same(client: Any, account: Account,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,30 +16,71 @@ from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime, runtime_of
 
 
-def _authenticate(runtime: Runtime, request: Request) -> Principal:
+class CredentialCache:
+    """Recently verified credentials, so the hot path does not read the database per request.
+
+    Keyed by a SHA-256 of the credential (never the secret itself). Only successes are cached,
+    so a new token works at once; a revoked token stops working once its entry is older than
+    `ttl_ms` (CREDITGATE_AUTH_CACHE_MS, default 1000; 0 turns the cache off).
+    """
+
+    def __init__(self, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
+        self._entries: dict[str, tuple[Principal, int]] = {}
+
+    def get(self, key: str, now_ms: int) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or now_ms - entry[1] >= self.ttl_ms:
+            return None
+        return entry[0]
+
+    def put(self, key: str, principal: Principal, now_ms: int) -> None:
+        if self.ttl_ms > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (principal, now_ms)
+
+
+def _credential(request: Request) -> tuple[str, str, str]:
+    """("token", secret, "") or ("key", email, key) from the headers, or an ApiError."""
     header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise ApiError(errors.AUTH_MISSING, "Authorization must be 'Bearer <API token>'")
+        return "token", secret.strip(), ""
     email = request.headers.get("x-auth-email")
     key = request.headers.get("x-auth-key")
-    with runtime.db.read() as conn:
-        if header is not None:
-            scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise ApiError(errors.AUTH_MISSING, "Authorization must be 'Bearer <API token>'")
-            principal = accounts_service.principal_for_token(conn, secret.strip())
-            if principal is None:
-                raise ApiError(errors.AUTH_MISSING, "Invalid or revoked API token")
-            return principal
-        if email and key:
-            principal = accounts_service.principal_for_global_key(conn, email, key)
-            if principal is None:
-                raise ApiError(errors.AUTH_MISSING, "Invalid X-Auth-Email / X-Auth-Key")
-            return principal
+    if email and key:
+        return "key", email, key
     raise ApiError(errors.AUTH_MISSING,
                    "Missing credentials: send 'Authorization: Bearer <API token>'")
 
 
+def _look_up(runtime: Runtime, kind: str, first: str, second: str) -> Principal:
+    with runtime.db.read() as conn:
+        if kind == "token":
+            principal = accounts_service.principal_for_token(conn, first)
+            if principal is None:
+                raise ApiError(errors.AUTH_MISSING, "Invalid or revoked API token")
+            return principal
+        principal = accounts_service.principal_for_global_key(conn, first, second)
+        if principal is None:
+            raise ApiError(errors.AUTH_MISSING, "Invalid X-Auth-Email / X-Auth-Key")
+        return principal
+
+
 async def current_principal(request: Request) -> Principal:
-    return await run_in_threadpool(_authenticate, runtime_of(request), request)
+    runtime = runtime_of(request)
+    kind, first, second = _credential(request)
+    cache: CredentialCache = runtime.services["credential_cache"]
+    key = hashlib.sha256(f"{kind}\0{first}\0{second}".encode()).hexdigest()
+    now = runtime.clock.now_ms()
+    principal = cache.get(key, now)
+    if principal is None:
+        principal = await run_in_threadpool(_look_up, runtime, kind, first, second)
+        cache.put(key, principal, now)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -31,15 +31,15 @@ metadata = MetaData()
 
 
 def _sqlite_engine(url: str, *, synchronous: str, immediate: bool) -> Engine:
+    # Connections are kept (not churned): opening one costs far more than a query.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60},
-                           pool_size=16, max_overflow=48)
+                           pool_size=64, max_overflow=64)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _: Any) -> None:
         # Take over transaction control from the sqlite3 module, so BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -52,6 +52,15 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool) -> Engine:
     return engine
 
 
+def _enable_wal(url: str) -> None:
+    """WAL is a property of the database file: set it once, not on every connection (setting
+    it takes a lock, which makes every new connection queue behind the writer)."""
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    engine.dispose()
+
+
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
                  pool: bool = True) -> None:
@@ -62,11 +71,12 @@ class Database:
             if sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
                 raise ValueError(f"CREDITGATE_SQLITE_SYNCHRONOUS={sqlite_synchronous!r} is not "
                                  "one of OFF, NORMAL, FULL, EXTRA")
+            _enable_wal(url)
             self.engine = _sqlite_engine(url, synchronous=sqlite_synchronous, immediate=True)
             self.read_engine = _sqlite_engine(url, synchronous=sqlite_synchronous,
                                               immediate=False)
         else:
-            kwargs: dict[str, Any] = {"pool_size": 16, "max_overflow": 48} if pool else {
+            kwargs: dict[str, Any] = {"pool_size": 32, "max_overflow": 32} if pool else {
                 "poolclass": NullPool}
             self.engine = create_engine(url, pool_pre_ping=True, **kwargs)
             self.read_engine = self.engine
@@ -143,13 +153,25 @@ def upsert_add(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows, skipping any that collide with a unique key."""
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rows, skipping any that collide with a unique key.
+
+    Returns how many went in when that is known: exactly for one row (the idempotency checks
+    rely on it), -1 where a driver does not count a many-row insert.
+    """
     if not rows:
-        return
+        return 0
     cache_key = (conn.dialect.name, table.name, (), ())
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         stmt = dialect_insert(conn, table).on_conflict_do_nothing()
         _UPSERTS[cache_key] = stmt
-    conn.execute(stmt, list(rows))
+    if len(rows) == 1:
+        # RETURNING tells for sure whether the row went in (rowcount is -1 under RETURNING).
+        one_key = (conn.dialect.name, table.name, ("returning",), ())
+        one = _UPSERTS.get(one_key)
+        if one is None:
+            one = stmt.returning(*table.primary_key.columns)
+            _UPSERTS[one_key] = one
+        return 0 if conn.execute(one, dict(rows[0])).first() is None else 1
+    return int(conn.execute(stmt, list(rows)).rowcount)

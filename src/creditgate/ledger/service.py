@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from creditgate.accounts.tables import accounts
 from creditgate.kernel.db import insert_ignore
@@ -14,23 +14,23 @@ def post_entry(conn: Connection, *, account_id: str, kind: str, amount_microcent
     """Append one entry and move the running balance with it; False if the reference exists.
 
     The reference makes every posting idempotent: a top-up credited twice, a usage batch
-    replayed, a grant retried all land once.
+    replayed, a grant retried all land once (UNIQUE(account_id, reference) decides).
     """
-    before = conn.execute(
-        select(ledger_entries.c.id).where(ledger_entries.c.account_id == account_id,
-                                          ledger_entries.c.reference == reference)
-    ).first()
-    if before is not None:
-        return False
-    insert_ignore(conn, ledger_entries, [{
+    inserted = insert_ignore(conn, ledger_entries, [{
         "account_id": account_id, "kind": kind, "amount_microcents": amount_microcents,
         "reference": reference, "description": description, "created_ms": now_ms,
     }])
-    conn.execute(
-        update(accounts).where(accounts.c.id == account_id)
-        .values(balance_microcents=accounts.c.balance_microcents + amount_microcents)
-    )
+    if inserted != 1:
+        return False
+    conn.execute(_MOVE_BALANCE, {"b_account": account_id, "b_amount": amount_microcents})
     return True
+
+
+# Built once: every usage batch, capture and top-up runs it.
+_MOVE_BALANCE = (
+    update(accounts).where(accounts.c.id == bindparam("b_account"))
+    .values(balance_microcents=accounts.c.balance_microcents + bindparam("b_amount"))
+)
 
 
 def balance_microcents(conn: Connection, account_id: str) -> int | None:

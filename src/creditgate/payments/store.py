@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from creditgate.kernel.db import insert_ignore
 from creditgate.payments.tables import payment_accounts, payment_methods
 
 
 def payment_account(conn: Connection, account_id: str) -> dict[str, Any] | None:
-    row = conn.execute(select(payment_accounts).where(
-        payment_accounts.c.account_id == account_id)).mappings().first()
+    row = conn.execute(_PAYMENT_ACCOUNT, {"id": account_id}).mappings().first()
     return None if row is None else dict(row)
+
+
+# Built once: the auto top-up check reads it inside every usage transaction.
+_PAYMENT_ACCOUNT = select(payment_accounts).where(payment_accounts.c.account_id == bindparam("id"))
 
 
 def ensure_payment_account(conn: Connection, account_id: str, now_ms: int) -> dict[str, Any]:
