@@ -167,7 +167,8 @@ def measure_bare(workdir: Path, args: argparse.Namespace) -> tuple[float, list[f
 def measure_creditgate(workdir: Path, args: argparse.Namespace
                        ) -> tuple[float, list[float], dict[str, Any]]:
     port = free_port()
-    env = {**os.environ, "CREDITGATE_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = {**os.environ, "CREDITGATE_DATABASE_URL": database_url,
            "CREDITGATE_PORT": str(port), "CREDITGATE_LIMITS_GROUP_COMMIT": args.group_commit}
     subprocess.run([*CREDITGATE, "migrate"], env=env, cwd=workdir, check=True,
                    capture_output=True)
@@ -235,6 +236,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--workers", type=int, default=2, help="server processes (both servers)")
     parser.add_argument("--group-commit", choices=["on", "off"], default="on")
+    parser.add_argument("--database-url", default=None,
+                        help="an EMPTY database to run on (default: a fresh SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-authorize-") as tmp:
         workdir = Path(tmp)

@@ -45,6 +45,16 @@ def backfill(path: str, account: str, events: int, end_ms: int) -> None:
     conn.executemany(
         "INSERT INTO usage_rollups VALUES (?,?,?,?,?,?,?,?,?)",
         [(account, hour, p, m, month_of(hour), *acc) for (hour, p, m), acc in rollups.items()])
+    hours: dict[int, int] = {}
+    for (hour, _, _), acc in rollups.items():
+        hours[hour] = hours.get(hour, 0) + acc[0]
+    days: dict[int, int] = {}
+    for hour, cost in hours.items():
+        days[hour - hour % DAY_MS] = days.get(hour - hour % DAY_MS, 0) + cost
+    conn.executemany("INSERT INTO limit_spend_hours VALUES (?,?,?)",
+                     [(account, hour, cost) for hour, cost in hours.items()])
+    conn.executemany("INSERT INTO limit_spend_days VALUES (?,?,?)",
+                     [(account, day, cost) for day, cost in days.items()])
     conn.execute("UPDATE accounts SET balance_microcents = balance_microcents - ? WHERE id = ?",
                  (events * 1_000, account))
     conn.execute("INSERT INTO ledger_entries (account_id, kind, amount_microcents, reference, "

@@ -9,10 +9,11 @@ all server processes.
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import (
     Connection,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 metadata = MetaData()
@@ -67,11 +69,15 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._sqlite_writer = threading.Lock()
+        self._lock_file: BinaryIO | None = None
         if self.is_sqlite:
             if sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
                 raise ValueError(f"CREDITGATE_SQLITE_SYNCHRONOUS={sqlite_synchronous!r} is not "
                                  "one of OFF, NORMAL, FULL, EXTRA")
             _enable_wal(url)
+            database = make_url(url).database
+            self._lock_file = (open(f"{database}.writer-lock", "a+b")  # noqa: SIM115
+                               if database and database != ":memory:" else None)
             self.engine = _sqlite_engine(url, synchronous=sqlite_synchronous, immediate=True)
             self.read_engine = _sqlite_engine(url, synchronous=sqlite_synchronous,
                                               immediate=False)
@@ -88,10 +94,22 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        # SQLite admits one writer at a time and makes the others poll with growing sleeps;
-        # queueing this process's writers on a lock hands the database over without the sleeps.
-        with self._sqlite_writer, self.engine.begin() as conn:
+        # SQLite admits one writer at a time and makes the others poll with sleeps of up to
+        # 100 ms. Writers queue instead: on a thread lock within this process, and on an flock
+        # of a file beside the database across processes, which wakes the next one at once.
+        with self._sqlite_writer, self._writer_file_lock(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _writer_file_lock(self) -> Iterator[None]:
+        if self._lock_file is None:
+            yield
+            return
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -100,6 +118,9 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, HOUR_MS
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime
+from creditgate.limits.tables import spend_days, spend_hours
 from creditgate.usage.errors import INVALID_TIME_RANGE
-from creditgate.usage.tables import usage_rollups
 
 WINDOW_MS = {"hour": HOUR_MS, "day": DAY_MS}
 DEFAULT_SPAN_MS = {"hour": DAY_MS, "day": 30 * DAY_MS}
@@ -57,18 +57,16 @@ def _millis(text: str, name: str) -> int:
 def usage_history(runtime: Runtime, account_id: str, window: str, start_ms: int,
                   end_ms: int) -> dict[str, Any]:
     size = WINDOW_MS[window]
+    # Spend per account and UTC hour/day, kept in every usage transaction (limits.spend): one
+    # row per window, whatever the number of models or events.
+    buckets = spend_hours if window == "hour" else spend_days
     with runtime.db.read() as conn:
         rows = conn.execute(
-            select(usage_rollups.c.hour_start_ms, func.sum(usage_rollups.c.cost_microcents))
-            .where(usage_rollups.c.account_id == account_id,
-                   usage_rollups.c.hour_start_ms >= start_ms,
-                   usage_rollups.c.hour_start_ms < end_ms)
-            .group_by(usage_rollups.c.hour_start_ms)
+            select(buckets.c.start_ms, buckets.c.cost_microcents)
+            .where(buckets.c.account_id == account_id, buckets.c.start_ms >= start_ms,
+                   buckets.c.start_ms < end_ms)
         ).all()
-    totals: dict[int, int] = {}
-    for hour, cost in rows:
-        window_start = hour - (hour - start_ms) % size
-        totals[window_start] = totals.get(window_start, 0) + int(cost)
+    totals = {int(at): int(cost) for at, cost in rows}
     history = [
         {"id": f"{window}-{at}", "start_time": at, "end_time": at + size,
          # aggregated_value: usage cost in cents.
