@@ -2,10 +2,10 @@
 
 Backfills N usage events (default 10 million) spread over 31 days and 20 models straight into
 the database, with the rollups ingest would have kept, then measures p50/p99 of
-GET usage-history (744 hourly windows) and GET credit-balance from 4 concurrent clients, beside
-a bare FastAPI/uvicorn endpoint measured in the same run.
+GET usage-history (744 hourly windows) and GET credit-balance from --clients concurrent clients
+(default 1: latency without queueing), beside a bare FastAPI/uvicorn endpoint in the same run.
 
-    .venv/bin/python -m bench.bench_reads [--events 10000000] [--requests 2000]
+    .venv/bin/python -m bench.bench_reads [--events 10000000] [--requests 2000] [--clients 1]
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=1,
+                        help="concurrent clients (1 measures latency without queueing)")
     args = parser.parse_args()
     server = start_creditgate()
     server.stop()
@@ -85,7 +87,8 @@ def main() -> None:
     print(f"backfilled {args.events:,} events in {time.perf_counter() - t0:.0f} s")
     bare_base, bare = start_bare()
     try:
-        base_s, base_lat, _ = drive([("GET", f"{bare_base}/read", {}, None)] * args.requests, 4)
+        base_s, base_lat, _ = drive([("GET", f"{bare_base}/read", {}, None)] * args.requests,
+                                       args.clients)
     finally:
         bare.terminate()
     server.restart()
@@ -93,14 +96,16 @@ def main() -> None:
         acct = f"{server.base}/accounts/{server.account_id}/ai-gateway/billing"
         hist = (f"{acct}/usage-history?value_grouping_window=hour"
                 f"&start_time={now - 31 * DAY_MS}&end_time={now}")
-        h_s, h_lat, h_status = drive([("GET", hist, server.headers, None)] * args.requests, 4)
+        h_s, h_lat, h_status = drive([("GET", hist, server.headers, None)] * args.requests,
+                                     args.clients)
         b_s, b_lat, b_status = drive([("GET", f"{acct}/credit-balance", server.headers, None)]
-                                     * args.requests, 4)
+                                     * args.requests, args.clients)
     finally:
         server.stop()
     assert set(h_status) == {200} and set(b_status) == {200}
     base_p99 = percentile(base_lat, 99)
-    print(f"[sqlite] {args.events:,} events stored, {args.requests} requests each, 4 clients")
+    print(f"[sqlite] {args.events:,} events stored, {args.requests} requests each, "
+          f"{args.clients} client(s)")
     report("bare endpoint", base_s, base_lat, base_p99)
     report("usage-history 744 h", h_s, h_lat, base_p99)
     report("credit-balance", b_s, b_lat, base_p99)
