@@ -45,7 +45,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     try:
         uvicorn.run("creditgate.app:app_from_env", factory=True, host=host or settings.host,
                     port=port or settings.port, workers=workers, log_level="warning",
-                    access_log=False)
+                    access_log=False,
+                    # uvicorn kills a worker that misses a 5 s health ping; a busy worker is not
+                    # a dead one, and killing it resets every connection it holds.
+                    timeout_worker_healthcheck=int(settings.get("worker_healthcheck_seconds",
+                                                                "60")))
     finally:
         stop.set()
         thread.join(timeout=10)
