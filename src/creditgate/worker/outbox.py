@@ -80,9 +80,3 @@ def retry_later(db: Database, job: Job, *, error: str, now_ms: int) -> None:
             finished_ms=now_ms if give_up else None,
         ))
 
-
-def pending_count(conn: Connection, kind: str | None = None) -> int:
-    query = select(jobs.c.id).where(jobs.c.status == "pending")
-    if kind is not None:
-        query = query.where(jobs.c.kind == kind)
-    return len(conn.execute(query).all())
