@@ -45,10 +45,6 @@ def utc_from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def ms_from_utc(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def iso_utc(ms: int) -> str:
     return utc_from_ms(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
 

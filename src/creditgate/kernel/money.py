@@ -54,10 +54,6 @@ def microcents_to_cents_number(amount: int) -> int | float:
     return float(Decimal(amount) / MICROCENTS_PER_CENT)
 
 
-def microcents_to_cents_decimal(amount: int) -> Decimal:
-    return Decimal(amount) / MICROCENTS_PER_CENT
-
-
 def microcents_to_usd_decimal(amount: int) -> Decimal:
     return Decimal(amount) / MICROCENTS_PER_USD
 

@@ -192,10 +192,3 @@ def read_event_json(line: bytes, where: str, *, now_ms: int,
     except msgspec.MsgspecError as exc:
         raise _from_msgspec(exc, where) from None
     return _checked(event, where, now_ms, catalog)
-
-
-def read_event(raw: Any, where: str, *, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
-    """One event as a parsed JSON value -> UsageEvent, or an ApiError pointing into `where`."""
-    if not isinstance(raw, dict):
-        raise _bad(where, "must be an object")
-    return read_event_json(orjson.dumps(raw), where, now_ms=now_ms, catalog=catalog)

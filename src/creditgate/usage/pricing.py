@@ -47,10 +47,3 @@ class PriceCatalog:
         )
         total: Decimal = price["total_price"]
         return usd_to_microcents(total)
-
-    def known(self, provider: str, model: str) -> bool:
-        try:
-            self._model_price(provider, model)
-        except UnknownModel:
-            return False
-        return True
