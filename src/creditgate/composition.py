@@ -19,7 +19,6 @@ from creditgate.ledger.routes import router as ledger_router
 from creditgate.limits.committer import Committer
 from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
 from creditgate.limits.routes import router as limits_router
-from creditgate.limits.spend import record_spend
 from creditgate.payments import auto_topup
 from creditgate.payments import jobs as payment_jobs
 from creditgate.payments.factory import build_processor
@@ -43,11 +42,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime.services["catalog"] = PriceCatalog()
     runtime.services["credential_cache"] = CredentialCache(int(settings.get("auth_cache_ms",
                                                                             "1000")))
-    # Run inside every usage transaction, in this order.
-    runtime.services["usage_listeners"] = [record_spend]
     runtime.services["payment_processor"] = build_processor(settings, runtime.db, runtime.clock)
     runtime.services["payment_summary"] = payment_summary
-    runtime.services["usage_listeners"].append(auto_topup.usage_listener(runtime))
+    # Run inside every usage transaction, after its ledger debit.
+    runtime.services["usage_listeners"] = [auto_topup.usage_listener(runtime)]
     runtime.services["tax_rates"] = tax_rates_for(settings)
     group_commit = settings.get("limits_group_commit", "on").lower() not in {"off", "0", "false"}
     runtime.services["limits_committer"] = Committer(runtime.db, group=group_commit)

@@ -65,17 +65,6 @@ RELEASE_HOLD = text(
     "UPDATE account_limits SET held_microcents = held_microcents - :amount, "
     "active_holds = active_holds - 1, updated_ms = :now_ms WHERE account_id = :account_id")
 
-
-def _add_spend(table: str) -> Statement:
-    return text(f"INSERT INTO {table} (account_id, start_ms, cost_microcents) "
-                "VALUES (:account_id, :start_ms, :cost_microcents) "
-                "ON CONFLICT (account_id, start_ms) DO UPDATE SET "
-                f"cost_microcents = {table}.cost_microcents + excluded.cost_microcents")
-
-
-ADD_SPEND_HOUR = _add_spend("limit_spend_hours")
-ADD_SPEND_DAY = _add_spend("limit_spend_days")
-
 _BUCKETS = {"day": ("limit_spend_days", "start_ms"), "hour": ("limit_spend_hours", "start_ms"),
             "minute": ("usage_minutes", "minute_start_ms")}
 _SPEND: dict[tuple[str, ...], Statement] = {}

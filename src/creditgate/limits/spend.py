@@ -1,7 +1,7 @@
 """Window spend: the usage listener that keeps hour/day buckets, and the sums read from them.
 
-All posted usage counts, authorized or not: every usage ingest writes `usage_minutes` (core) and
-calls `record_spend` in the same transaction, so the three granularities always agree.
+All posted usage counts, authorized or not: every usage ingest writes spend per minute, hour
+and day (usage/service.py) in the same transaction, so the three granularities always agree.
 """
 
 from __future__ import annotations
@@ -11,26 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from creditgate.kernel.clock import DAY_MS, HOUR_MS
-from creditgate.limits.queries import ADD_SPEND_DAY, ADD_SPEND_HOUR, window_spend_query
+from creditgate.limits.queries import window_spend_query
 from creditgate.limits.windows import Window, pieces
-from creditgate.usage.service import Recorded
 from creditgate.usage.tables import usage_minutes
 
 _CHUNK = 500
-
-
-def record_spend(conn: Connection, account_id: str, recorded: Recorded, _now_ms: int) -> None:
-    """Usage listener: add the new events' spend to the hour and day buckets."""
-    hours: dict[int, int] = {}
-    days: dict[int, int] = {}
-    for minute, cost in recorded.minutes.items():
-        hour, day = minute - minute % HOUR_MS, minute - minute % DAY_MS
-        hours[hour] = hours.get(hour, 0) + cost
-        days[day] = days.get(day, 0) + cost
-    for statement, buckets in ((ADD_SPEND_HOUR, hours), (ADD_SPEND_DAY, days)):
-        statement.run_many(conn, [{"account_id": account_id, "start_ms": start,
-                                   "cost_microcents": cost} for start, cost in buckets.items()])
 
 
 def window_spend(conn: Connection, account_id: str, window: Window) -> int:

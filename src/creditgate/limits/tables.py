@@ -40,19 +40,3 @@ authorizations = Table(
     Index("ix_authorizations_due", "status", "expires_ms"),
     Index("ix_authorizations_account_due", "account_id", "status", "expires_ms"),
 )
-
-# Spend per account and UTC hour / day, kept by a usage listener in the usage transaction, so
-# a 30-day window reads at most ~200 rows instead of 43,200 minutes.
-spend_hours = Table(
-    "limit_spend_hours", metadata,
-    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
-    Column("start_ms", BigInteger, primary_key=True),
-    Column("cost_microcents", BigInteger, nullable=False),
-)
-
-spend_days = Table(
-    "limit_spend_days", metadata,
-    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
-    Column("start_ms", BigInteger, primary_key=True),
-    Column("cost_microcents", BigInteger, nullable=False),
-)

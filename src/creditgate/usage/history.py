@@ -11,8 +11,8 @@ from creditgate.kernel.clock import DAY_MS, HOUR_MS
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime
-from creditgate.limits.tables import spend_days, spend_hours
 from creditgate.usage.errors import INVALID_TIME_RANGE
+from creditgate.usage.tables import spend_days, spend_hours
 
 WINDOW_MS = {"hour": HOUR_MS, "day": DAY_MS}
 DEFAULT_SPAN_MS = {"hour": DAY_MS, "day": 30 * DAY_MS}
@@ -57,7 +57,7 @@ def _millis(text: str, name: str) -> int:
 def usage_history(runtime: Runtime, account_id: str, window: str, start_ms: int,
                   end_ms: int) -> dict[str, Any]:
     size = WINDOW_MS[window]
-    # Spend per account and UTC hour/day, kept in every usage transaction (limits.spend): one
+    # Spend per account and UTC hour/day, kept in every usage transaction: one
     # row per window, whatever the number of models or events.
     buckets = spend_hours if window == "hour" else spend_days
     with runtime.db.read() as conn:

@@ -8,20 +8,20 @@ event is counted as a duplicate and never twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
 from creditgate.kernel import errors
-from creditgate.kernel.clock import HOUR_MS, MINUTE_MS
+from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from creditgate.kernel.db import lock_account, upsert_add
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
 from creditgate.usage.events import UsageEvent
-from creditgate.usage.tables import usage_minutes, usage_rollups
+from creditgate.usage.tables import spend_days, spend_hours, usage_minutes, usage_rollups
 
 _ID_CHUNK = 500
 
@@ -32,8 +32,6 @@ class Recorded:
     duplicates: int
     cost_microcents: int
     balance_after_microcents: int
-    # Spend of the new events per UTC minute start (ms), for listeners that keep coarser buckets.
-    minutes: Mapping[int, int] = field(default_factory=dict)
 
 
 # Called inside the usage transaction, after the debit: (conn, account_id, recorded, now_ms).
@@ -59,14 +57,13 @@ def record_usage(conn: Connection, account: Mapping[str, Any],
     fresh = _store_new_events(conn, account_id, events, now_ms)
     total = sum(e.cost_microcents for e in fresh)
     balance = int(account["balance_microcents"])
-    minutes: dict[int, int] = {}
     if fresh:
-        minutes = _roll_up(conn, account_id, fresh, closed_through)
+        _roll_up(conn, account_id, fresh, closed_through)
         post_entry(conn, account_id=account_id, kind="usage", amount_microcents=-total,
                    reference=f"usage:{fresh[0].id}", now_ms=now_ms,
                    description=f"usage: {len(fresh)} event(s)")
         balance -= total
-    recorded = Recorded(len(fresh), len(events) - len(fresh), total, balance, minutes)
+    recorded = Recorded(len(fresh), len(events) - len(fresh), total, balance)
     if fresh:
         for listener in listeners:
             listener(conn, account_id, recorded, now_ms)
@@ -146,8 +143,8 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
-             closed_through: object) -> dict[int, int]:
-    """Add the events into hourly rollups and minute spend; return the spend per minute."""
+             closed_through: object) -> None:
+    """Add the events into hourly rollups and into spend per minute, hour and day."""
     hours: dict[tuple[int, str, str], list[int]] = {}
     minutes: dict[int, int] = {}
     for e in events:
@@ -176,7 +173,14 @@ def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
         {"account_id": account_id, "minute_start_ms": minute, "cost_microcents": cost}
         for minute, cost in minutes.items()
     ], key=["account_id", "minute_start_ms"], add=["cost_microcents"])
-    return minutes
+    for buckets, size in ((spend_hours, HOUR_MS), (spend_days, DAY_MS)):
+        spend: dict[int, int] = {}
+        for minute, cost in minutes.items():
+            spend[minute - minute % size] = spend.get(minute - minute % size, 0) + cost
+        upsert_add(conn, buckets, [
+            {"account_id": account_id, "start_ms": start, "cost_microcents": cost}
+            for start, cost in spend.items()
+        ], key=["account_id", "start_ms"], add=["cost_microcents"])
 
 
 def _billing_month(event_month: str, closed_through: object) -> str:

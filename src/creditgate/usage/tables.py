@@ -39,6 +39,23 @@ usage_rollups = Table(
     sqlite_with_rowid=False,
 )
 
+# Spend per account and UTC hour / day, kept in the usage transaction with the minutes, so a
+# 30-day window or a month of hourly history reads at most a few hundred rows.
+# (The table names come from the limits migration that created them.)
+spend_hours = Table(
+    "limit_spend_hours", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("cost_microcents", BigInteger, nullable=False),
+)
+
+spend_days = Table(
+    "limit_spend_days", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("cost_microcents", BigInteger, nullable=False),
+)
+
 # Spend per account and UTC minute: the granularity of sliding spending-limit windows.
 usage_minutes = Table(
     "usage_minutes", metadata,
