@@ -36,9 +36,9 @@ def grant(account_id: str, amount: int, description: str, reference: str | None,
         applied = post_entry(conn, account_id=account_id, kind="grant",
                              amount_microcents=amount * MICROCENTS_PER_CENT, reference=ref,
                              description=description, now_ms=runtime.clock.now_ms())
-        balance = lock_account(conn, account_id)
-    assert balance is not None
-    cents = microcents_to_cents_number(int(balance["balance_microcents"]))
+    # The account row was read under the lock, so the balance after is derived, not re-read.
+    balance = int(account["balance_microcents"]) + (amount * MICROCENTS_PER_CENT if applied else 0)
+    cents = microcents_to_cents_number(balance)
     emit(as_json, {"account": account_id, "amount": amount, "applied": applied,
                    "reference": ref, "balance": cents},
          f"{'granted' if applied else 'already granted'} {amount} cents; balance {cents} cents")
