@@ -17,6 +17,7 @@ from creditgate.kernel.clock import Clock
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
 from creditgate.limits.committer import Committer
+from creditgate.limits.decisions import Decisions
 from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
 from creditgate.limits.routes import router as limits_router
 from creditgate.payments import auto_topup
@@ -48,7 +49,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     runtime.services["usage_listeners"] = [auto_topup.usage_listener(runtime)]
     runtime.services["tax_rates"] = tax_rates_for(settings)
     group_commit = settings.get("limits_group_commit", "on").lower() not in {"off", "0", "false"}
-    runtime.services["limits_committer"] = Committer(runtime.db, group=group_commit)
+    decisions = Decisions(runtime.clock, runtime.services["catalog"],
+                          runtime.services["usage_listeners"])
+    runtime.services["limits_committer"] = Committer(runtime.db, decisions.decide,
+                                                     group=group_commit)
     return runtime
 
 

@@ -4,6 +4,7 @@ changing nothing while the others stand."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from typing import Any
 
@@ -13,8 +14,9 @@ from creditgate.kernel import errors
 from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
-from creditgate.limits import holds, service
+from creditgate.limits import service
 from creditgate.limits.committer import Committer
+from creditgate.limits.decisions import Authorize, Decisions
 from creditgate.limits.schemas import HoldRequest
 from creditgate.limits.windows import Limit
 from tests.conftest import MakeAccount
@@ -22,13 +24,13 @@ from tests.helpers import grant_cents
 from tests.limits.support import held_microcents
 
 
-def _authorize(account_id: str, hold_id: str, runtime: Runtime) -> Any:
-    def unit(conn: Connection) -> Any:
-        account = lock_account(conn, account_id)
-        assert account is not None
-        return holds.authorize(conn, account, HoldRequest(hold_id, 10_000_000, "", "", 60_000),
-                               now_ms=runtime.clock.now_ms())
-    return unit
+def _committer(runtime: Runtime) -> Committer:
+    decisions = Decisions(runtime.clock, runtime.services["catalog"], [])
+    return Committer(runtime.db, decisions.decide, group=True)
+
+
+def _authorize(hold_id: str) -> Authorize:
+    return Authorize(HoldRequest(hold_id, 10_000_000, "", "", 60_000))
 
 
 def test_concurrent_decisions_share_transactions_and_stay_exact(
@@ -36,10 +38,10 @@ def test_concurrent_decisions_share_transactions_and_stay_exact(
     accounts = [make_account().id for _ in range(3)]
     for account_id in accounts:
         grant_cents(runtime, account_id, 1000)
-    committer = Committer(runtime.db, group=True)
+    committer = _committer(runtime)
 
     async def run() -> Any:
-        calls = [committer.submit(a, _authorize(a, f"h{i}", runtime))
+        calls = [committer.submit(a, _authorize(f"h{i}"))
                  for i in range(300) for a in accounts]
         return await asyncio.gather(*calls, return_exceptions=True)
 
@@ -55,7 +57,7 @@ def test_concurrent_decisions_share_transactions_and_stay_exact(
 def test_a_failed_decision_rolls_back_alone(runtime: Runtime,
                                             make_account: MakeAccount) -> None:
     first, second = make_account().id, make_account().id
-    committer = Committer(runtime.db, group=True)
+    committer = _committer(runtime)
 
     def set_then_fail(conn: Connection) -> None:
         lock_account(conn, first)
@@ -82,7 +84,7 @@ def test_a_failed_decision_rolls_back_alone(runtime: Runtime,
 def test_a_failed_commit_fails_the_whole_batch_as_retryable(
         runtime: Runtime, make_account: MakeAccount) -> None:
     account_id = make_account().id
-    committer = Committer(runtime.db, group=True)
+    committer = _committer(runtime)
 
     def breaks_the_transaction(conn: Connection) -> None:
         lock_account(conn, account_id)
@@ -97,3 +99,64 @@ def test_a_failed_commit_fails_the_whole_batch_as_retryable(
     assert isinstance(outcome, ApiError)
     assert (outcome.error.code, outcome.error.status, outcome.error.retryable) == (
         1503, 503, True)
+
+
+def test_one_broken_request_does_not_fail_the_requests_batched_with_it(
+        runtime: Runtime, make_account: MakeAccount) -> None:
+    account_id = make_account().id
+    grant_cents(runtime, account_id, 100)
+    committer = _committer(runtime)
+
+    def breaks_the_transaction(conn: Connection) -> None:
+        lock_account(conn, account_id)
+        conn.exec_driver_sql("ROLLBACK")
+
+    async def run() -> Any:
+        return await asyncio.gather(committer.submit(account_id, _authorize("a")),
+                                    committer.submit(account_id, breaks_the_transaction),
+                                    committer.submit(account_id, _authorize("b")),
+                                    return_exceptions=True)
+
+    first, broken, second = asyncio.run(run())
+    assert isinstance(broken, ApiError) and broken.error.code == 1503
+    assert first[0]["status"] == second[0]["status"] == "active"
+    assert held_microcents(runtime, account_id) == 20 * 1_000_000
+
+
+def test_waiting_for_another_writer_does_not_block_the_event_loop(
+        runtime: Runtime, make_account: MakeAccount) -> None:
+    account_id = make_account().id
+    grant_cents(runtime, account_id, 100)
+    committer = _committer(runtime)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        # Another process's (or thread's) write transaction on the same account.
+        with runtime.db.write() as conn:
+            lock_account(conn, account_id)
+            locked.set()
+            release.wait(10)
+
+    async def run() -> tuple[Any, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+                if ticks == 20:
+                    release.set()
+
+        tick = asyncio.create_task(ticker())
+        outcome = await committer.submit(account_id, _authorize("a"))
+        tick.cancel()
+        return outcome, ticks
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert locked.wait(10)
+    outcome, ticks = asyncio.run(run())
+    thread.join()
+    # The loop kept running while the decision waited (it is what let the other writer go).
+    assert ticks >= 20 and outcome[1] is True

@@ -9,16 +9,18 @@ all server processes.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, BinaryIO
 
 from sqlalchemy import (
     Connection,
     Engine,
     MetaData,
+    Row,
     Table,
     bindparam,
     create_engine,
@@ -88,8 +90,10 @@ class Database:
             self.read_engine = self.engine
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One unit of work that may write: committed at the end of the block, or rolled back."""
+    def write(self, *, turn_taken: bool = False) -> Iterator[Connection]:
+        """One unit of work that may write: committed at the end of the block, or rolled back.
+
+        `turn_taken`: the caller already holds the writer's turn (`write_turn`)."""
         if not self.is_sqlite:
             with self.engine.begin() as conn:
                 yield conn
@@ -97,19 +101,50 @@ class Database:
         # SQLite admits one writer at a time and makes the others poll with sleeps of up to
         # 100 ms. Writers queue instead: on a thread lock within this process, and on an flock
         # of a file beside the database across processes, which wakes the next one at once.
-        with self._sqlite_writer, self._writer_file_lock(), self.engine.begin() as conn:
-            yield conn
+        if not turn_taken:
+            self._take_turn(blocking=True)
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            if not turn_taken:
+                self._end_turn()
 
-    @contextmanager
-    def _writer_file_lock(self) -> Iterator[None]:
-        if self._lock_file is None:
+    @asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[None]:
+        """Wait, without blocking the event loop, until this process may write (SQLite; on
+        PostgreSQL row locks order writers and this waits for nothing)."""
+        if not self.is_sqlite:
             yield
             return
-        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        if not self._take_turn(blocking=False):
+            waiter = asyncio.ensure_future(asyncio.to_thread(self._take_turn, blocking=True))
+            try:
+                await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                # The thread still takes the turn; hand it straight back.
+                waiter.add_done_callback(lambda _: self._end_turn())
+                raise
         try:
             yield
         finally:
+            self._end_turn()
+
+    def _take_turn(self, *, blocking: bool) -> bool:
+        if not self._sqlite_writer.acquire(blocking=blocking):
+            return False
+        if self._lock_file is not None:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                self._sqlite_writer.release()
+                return False
+        return True
+
+    def _end_turn(self) -> None:
+        if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._sqlite_writer.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -145,6 +180,31 @@ def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
 
 
 _LOCK_QUERIES: dict[str, Any] = {}
+
+
+_IN_CHUNK = 500  # ids per statement on SQLite (its bound-parameter limit is far above)
+
+
+def account_rows_with_ids(conn: Connection, select_from: str, id_column: str,
+                          account_id: str, ids: Collection[str]) -> list[Row[Any]]:
+    """`<select_from> WHERE account_id = ? AND <id_column> IN (ids)` as driver SQL.
+
+    The hot paths look up a batch's ids this way: one statement (ANY on PostgreSQL, chunks of
+    IN lists on SQLite), no SQLAlchemy compilation per call.
+    """
+    if not ids:
+        return []
+    if conn.dialect.name == "postgresql":
+        sql = f"{select_from} WHERE account_id = %s AND {id_column} = ANY(%s)"
+        return list(conn.exec_driver_sql(sql, (account_id, list(ids))))
+    ordered = list(ids)
+    rows: list[Row[Any]] = []
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[start:start + _IN_CHUNK]
+        sql = (f"{select_from} WHERE account_id = ? "
+               f"AND {id_column} IN ({', '.join('?' * len(chunk))})")
+        rows.extend(conn.exec_driver_sql(sql, (account_id, *chunk)))
+    return rows
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:

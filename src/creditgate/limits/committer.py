@@ -1,126 +1,162 @@
 """Group commit: the decisions of one process share one transaction and one fsync.
 
-Requests queue their unit of work; one writer thread takes everything queued, opens one
-transaction (BEGIN IMMEDIATE on SQLite; account row locks on PostgreSQL) and runs the units one
-after another, each inside its own SAVEPOINT, so a refused or failed unit changes nothing while
-the others stand. Each unit still locks its account and decides against the state the units
-before it left: the order of decisions is the queue order, and the guarantee is the same as
-with one transaction per request. Nobody is answered before the commit that makes their
-decision durable; if the commit fails, every unit of the batch fails.
+Requests queue their work on the event loop; whenever the loop has a moment, one flush takes
+everything queued and opens one transaction (BEGIN IMMEDIATE on SQLite; account row locks on
+PostgreSQL). Within it, account by account, it runs the account's queued changes (a spending
+limit set or removed; each in its own SAVEPOINT, so a failed one changes nothing while the
+others stand) and then decides the account's authorizations, captures and voids together
+against one read of its state (`decisions.py`). Every decision sees the ones queued before
+it: the outcome is the same as with one transaction per request in queue order, so the
+guarantee is unchanged. Nobody is answered before the commit that makes their decision
+durable.
 
-On PostgreSQL units are sorted by account id (stable, so one account keeps its order), so two
-processes' batches always lock accounts in the same order and cannot deadlock.
+Where the batch runs: on SQLite, on the event loop itself. The statements are local and
+short, and running them there costs no thread hand-offs; only the wait for another process's
+turn happens in a thread, and requests keep queuing meanwhile, so the next batch is larger.
+On PostgreSQL the batch runs in a thread, so a network round trip or a row lock held by
+another process never stalls the loop.
+
+If the transaction fails, nothing of it was committed; the batch is then run again one piece
+at a time, so one bad request cannot fail the requests that came with it, and a piece that
+fails alone is answered with a retryable 503.
+
+On PostgreSQL accounts are taken in id order, so two processes' batches always lock accounts
+in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import queue
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 
 from creditgate.kernel import errors
 from creditgate.kernel.db import Database
 from creditgate.kernel.errors import ApiError
+from creditgate.limits.decisions import Operation, Outcome
 
 log = logging.getLogger("creditgate.limits")
-T = TypeVar("T")
 Unit = Callable[[Connection], Any]
-_Item = tuple[str, Unit, "concurrent.futures.Future[Any]"]
+Decide = Callable[[Connection, str, Sequence[Operation]], list[Outcome]]
+Work = tuple[str, "Unit | Operation"]  # (account id, what to do)
 
 
 class Committer:
-    def __init__(self, db: Database, *, group: bool, max_batch: int = 256,
-                 idle_seconds: float = 2.0) -> None:
+    def __init__(self, db: Database, decide: Decide, *, group: bool,
+                 max_batch: int = 512) -> None:
         self.db = db
+        self.decide = decide
         self.group = group
         self.max_batch = max_batch
-        self.idle_seconds = idle_seconds
-        self._queue: queue.Queue[_Item] = queue.Queue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        # Observability: how many transactions carried how many decisions.
+        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._flushing = False
+        # Observability: how many transactions carried how many requests.
         self.batches = 0
         self.units = 0
         self.largest_batch = 0
 
-    def run_alone(self, unit: Callable[[Connection], T]) -> T:
-        with self.db.write() as conn:
-            return unit(conn)
-
-    async def submit(self, account_id: str, unit: Callable[[Connection], T]) -> T:
-        """Run the unit in a committed transaction and return its result (or raise its error)."""
+    async def submit(self, account_id: str, work: Unit | Operation) -> Any:
+        """Run a unit (a function of the connection) or decide an operation in a committed
+        transaction; return its result or raise its error."""
         if not self.group:
-            return await run_in_threadpool(self.run_alone, unit)
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put((account_id, unit, future))
-        self._ensure_writer()
-        result: T = await asyncio.wrap_future(future)
-        return result
+            [outcome] = await asyncio.to_thread(self._run_batch, [(account_id, work)],
+                                                turn_taken=False)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(((account_id, work), future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
 
-    def _ensure_writer(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, daemon=True,
-                                                name="creditgate-limits-writer")
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=self.idle_seconds)
-            except queue.Empty:
-                with self._lock:
-                    # An idle writer leaves; the next submit starts a new one.
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._run_batch(batch)
-
-    def _run_batch(self, batch: list[_Item]) -> None:
-        if not self.db.is_sqlite:
-            batch = sorted(batch, key=lambda item: item[0])
-        outcomes: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
+    async def _flush(self) -> None:
         try:
-            with self.db.write() as conn:
-                for _, unit, future in batch:
-                    # Plain SQL savepoints: SQLAlchemy's begin_nested() compiles its statements
-                    # anew each time, which cost more than the decision itself.
-                    conn.exec_driver_sql("SAVEPOINT decision")
-                    try:
-                        result = unit(conn)
-                    except Exception as exc:
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT decision")
-                        conn.exec_driver_sql("RELEASE SAVEPOINT decision")
-                        outcomes.append((future, None, exc))
-                    else:
-                        conn.exec_driver_sql("RELEASE SAVEPOINT decision")
-                        outcomes.append((future, result, None))
+            while self._queue:
+                taken: list[tuple[Work, asyncio.Future[Any]]] = []
+                try:
+                    async with self.db.write_turn():
+                        # Taken only now: whatever queued while waiting for the turn comes too.
+                        taken, self._queue = (self._queue[:self.max_batch],
+                                              self._queue[self.max_batch:])
+                        outcomes = await self._run_taken([work for work, _ in taken])
+                except BaseException:
+                    for _, future in taken:
+                        if not future.done():
+                            future.set_exception(_unavailable())
+                    raise
+                for (_, future), outcome in zip(taken, outcomes, strict=True):
+                    if not future.done():
+                        if isinstance(outcome, BaseException):
+                            future.set_exception(outcome)
+                        else:
+                            future.set_result(outcome)
+                # Let the answers go out and new requests come in before the next batch.
+                await asyncio.sleep(0)
+        finally:
+            self._flushing = False
+
+    async def _run_taken(self, batch: list[Work]) -> list[Outcome]:
+        if self.db.is_sqlite:
+            return self._run_batch(batch, turn_taken=True)
+        return await asyncio.to_thread(self._run_batch, batch, turn_taken=True)
+
+    def _run_batch(self, batch: list[Work], *, turn_taken: bool) -> list[Outcome]:
+        """Decide the batch in one transaction."""
+        try:
+            with self.db.write(turn_taken=turn_taken) as conn:
+                outcomes = self._decide_batch(conn, batch)
         except Exception:
-            log.exception("group commit of %d decisions failed", len(batch))
-            for _, _, future in batch:
-                # Nothing of the batch was committed, so retrying is safe.
-                future.set_exception(ApiError(errors.UNAVAILABLE, "The decision could not be "
-                                              "committed; nothing was changed. Retry."))
-            return
+            if len(batch) > 1:
+                log.warning("group commit of %d requests failed; running them one by one",
+                            len(batch), exc_info=True)
+                return [outcome for work in batch
+                        for outcome in self._run_batch([work], turn_taken=turn_taken)]
+            log.exception("a limits transaction failed")
+            return [_unavailable()]
         self.batches += 1
         self.units += len(batch)
         self.largest_batch = max(self.largest_batch, len(batch))
-        for future, result, error in outcomes:
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+        return outcomes
+
+    def _decide_batch(self, conn: Connection, batch: list[Work]) -> list[Outcome]:
+        outcomes: list[Outcome] = [None] * len(batch)
+        by_account: dict[str, list[int]] = {}
+        for index, (account_id, _) in enumerate(batch):
+            by_account.setdefault(account_id, []).append(index)
+        for account_id in sorted(by_account):
+            operations: list[tuple[int, Operation]] = []
+            for index in by_account[account_id]:
+                work = batch[index][1]
+                if callable(work):
+                    outcomes[index] = _run_unit(conn, work)
+                else:
+                    operations.append((index, work))
+            if operations:
+                decided = self.decide(conn, account_id, [op for _, op in operations])
+                for (index, _), outcome in zip(operations, decided, strict=True):
+                    outcomes[index] = outcome
+        return outcomes
+
+
+def _unavailable() -> ApiError:
+    # Nothing was committed, so retrying is safe.
+    return ApiError(errors.UNAVAILABLE, "The decision could not be committed; nothing was "
+                    "changed. Retry.")
+
+
+def _run_unit(conn: Connection, unit: Unit) -> Outcome:
+    # Plain SQL savepoints: SQLAlchemy's begin_nested() compiles its statements anew each time.
+    conn.exec_driver_sql("SAVEPOINT decision")
+    try:
+        result = unit(conn)
+    except Exception as exc:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT decision")
+        conn.exec_driver_sql("RELEASE SAVEPOINT decision")
+        return exc
+    conn.exec_driver_sql("RELEASE SAVEPOINT decision")
+    return result

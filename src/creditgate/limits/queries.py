@@ -8,10 +8,12 @@ than running them, so the hot path hands plain SQL with named parameters to the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult
+
+from creditgate.kernel.db import account_rows_with_ids
 
 
 class Statement:
@@ -39,17 +41,22 @@ def text(sql: str) -> Statement:
 AUTH_COLUMNS = ("account_id", "id", "amount_microcents", "provider", "model", "status",
                 "created_ms", "expires_ms", "captured_microcents", "finished_ms")
 
-FIND_AUTHORIZATION = text(
-    f"SELECT {', '.join(AUTH_COLUMNS)} FROM authorizations "
-    "WHERE account_id = :account_id AND id = :id")
 INSERT_AUTHORIZATION = text(
     f"INSERT INTO authorizations ({', '.join(AUTH_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in AUTH_COLUMNS)})")
 FINISH_AUTHORIZATION = text(
     "UPDATE authorizations SET status = :status, captured_microcents = :captured_microcents, "
     "finished_ms = :finished_ms WHERE account_id = :account_id AND id = :id")
-USAGE_EVENT_EXISTS = text(
-    "SELECT 1 FROM usage_events WHERE account_id = :account_id AND event_id = :id")
+
+
+def find_authorizations(conn: Connection, account_id: str,
+                        ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The account's authorizations with these ids, by id."""
+    rows = account_rows_with_ids(conn, f"SELECT {', '.join(AUTH_COLUMNS)} FROM authorizations",
+                                 "id", account_id, ids)
+    found = (dict(zip(AUTH_COLUMNS, row, strict=True)) for row in rows)
+    return {str(record["id"]): record for record in found}
+
 
 _STATE_COLUMNS = ("held_microcents", "active_holds", "earliest_expiry_ms", "limit_cents",
                   "limit_duration", "limit_strategy", "updated_ms")
@@ -61,9 +68,6 @@ UPDATE_STATE = text("UPDATE account_limits SET "
 INSERT_STATE = text(f"INSERT INTO account_limits (account_id, {', '.join(_STATE_COLUMNS)}) "
                     f"VALUES (:account_id, {', '.join(':' + c for c in _STATE_COLUMNS)})")
 
-RELEASE_HOLD = text(
-    "UPDATE account_limits SET held_microcents = held_microcents - :amount, "
-    "active_holds = active_holds - 1, updated_ms = :now_ms WHERE account_id = :account_id")
 
 _BUCKETS = {"day": ("limit_spend_days", "start_ms"), "hour": ("limit_spend_hours", "start_ms"),
             "minute": ("usage_minutes", "minute_start_ms")}

@@ -20,6 +20,7 @@ from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.limits import errors as limit_errors
 from creditgate.limits import holds, service
 from creditgate.limits.committer import Committer
+from creditgate.limits.decisions import Authorize, Capture, Void
 from creditgate.limits.schemas import read_capture, read_empty, read_hold, read_limit
 from creditgate.usage.events import MAX_ID_LENGTH
 
@@ -95,9 +96,7 @@ async def post_authorization(request: Request,
     default_ttl = int(runtime.settings.get("authorization_ttl_seconds", "600"))
     req = read_hold(await read_json_object(request), catalog=runtime.services["catalog"],
                     default_ttl_s=default_ttl)
-    result, created = await _committer(runtime).submit(account_id, _locked(
-        account_id, lambda conn, account: holds.authorize(conn, account, req,
-                                                          now_ms=runtime.clock.now_ms())))
+    result, created = await _committer(runtime).submit(account_id, Authorize(req))
     return ok(result, status=201 if created else 200)
 
 
@@ -119,12 +118,7 @@ async def capture_authorization(request: Request, hold_id: str,
                                 ) -> JSONResponse:
     runtime = runtime_of(request)
     req = read_capture(await read_json_object(request))
-    hold_id = _hold_id(hold_id)
-    catalog, listeners = runtime.services["catalog"], runtime.services["usage_listeners"]
-    result = await _committer(runtime).submit(account_id, _locked(
-        account_id, lambda conn, account: holds.capture(
-            conn, account, hold_id, req, now_ms=runtime.clock.now_ms(), catalog=catalog,
-            listeners=listeners)))
+    result = await _committer(runtime).submit(account_id, Capture(_hold_id(hold_id), req))
     return ok(result)
 
 
@@ -133,8 +127,5 @@ async def void_authorization(request: Request, hold_id: str,
                              account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     runtime = runtime_of(request)
     read_empty(await _optional_object(request))
-    hold_id = _hold_id(hold_id)
-    result = await _committer(runtime).submit(account_id, _locked(
-        account_id, lambda conn, account: holds.void(conn, account, hold_id,
-                                                     now_ms=runtime.clock.now_ms())))
+    result = await _committer(runtime).submit(account_id, Void(_hold_id(hold_id)))
     return ok(result)

@@ -7,7 +7,7 @@ event is counted as a duplicate and never twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +15,13 @@ from sqlalchemy import Connection
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
-from creditgate.kernel.db import lock_account, upsert_add
+from creditgate.kernel.db import account_rows_with_ids, lock_account, upsert_add
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
 from creditgate.usage.events import UsageEvent
 from creditgate.usage.tables import spend_days, spend_hours, usage_minutes, usage_rollups
-
-_ID_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -97,22 +95,14 @@ def _store_new_events(conn: Connection, account_id: str, events: Sequence[UsageE
 def _new_events(conn: Connection, account_id: str,
                 unique: dict[str, UsageEvent]) -> list[UsageEvent]:
     """The events, keyed by id, whose id this account has not stored."""
-    unique = dict(unique)
-    ids = list(unique)
-    if conn.dialect.name == "postgresql":
-        seen = conn.exec_driver_sql(
-            "SELECT event_id FROM usage_events WHERE account_id = %s AND event_id = ANY(%s)",
-            (account_id, ids))
-        for (event_id,) in seen:
-            del unique[event_id]
-        return list(unique.values())
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start:start + _ID_CHUNK]
-        sql = (f"SELECT event_id FROM usage_events WHERE account_id = ? "
-               f"AND event_id IN ({', '.join('?' * len(chunk))})")
-        for (event_id,) in conn.exec_driver_sql(sql, (account_id, *chunk)):
-            del unique[event_id]
-    return list(unique.values())
+    stored = stored_event_ids(conn, account_id, list(unique))
+    return [event for event_id, event in unique.items() if event_id not in stored]
+
+
+def stored_event_ids(conn: Connection, account_id: str, ids: Collection[str]) -> set[str]:
+    """Which of these event ids the account has stored already."""
+    return {str(row[0]) for row in account_rows_with_ids(
+        conn, "SELECT event_id FROM usage_events", "event_id", account_id, ids)}
 
 
 _EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provider", "model",
