@@ -50,7 +50,15 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = False) -> F
 
 def app_from_env() -> FastAPI:
     """Entry point for `uvicorn --factory creditgate.app:app_from_env` (one per worker process)."""
+    import gc
     import os
 
     run_worker = os.environ.get("CREDITGATE_EMBEDDED_WORKER", "0") == "1"
-    return create_app(run_worker=run_worker)
+    app = create_app(run_worker=run_worker)
+    # Everything built so far (modules, the price catalog, the app) lives as long as the
+    # process. Frozen, it is left out of the cyclic GC's full collections, which otherwise
+    # walk it every few hundred requests and stall the event loop 80-120 ms each (measured
+    # under the authorization benchmark).
+    gc.collect()
+    gc.freeze()
+    return app

@@ -32,7 +32,8 @@ from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.worker.runner import Periodic, Worker
 
-ROUTERS: list[APIRouter] = [accounts_router, ledger_router, usage_router, limits_router,
+# The gateway's hot paths first: the router tries routes in this order.
+ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts_router,
                             payments_router, invoices_router, reporting_router]
 # Routers served at the root, outside /client/v4 (processor webhooks).
 ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from creditgate.accounts import service
 from creditgate.accounts.permissions import AI_GATEWAY_READ, BILLING_READ
+from creditgate.accounts.service import Principal
+from creditgate.kernel import errors
+from creditgate.kernel.auth import CredentialCache
 from creditgate.kernel.clock import ManualClock
+from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import Account, MakeAccount, error_of
 from tests.helpers import balance_microcents
@@ -96,3 +101,37 @@ def test_tokens_are_stored_only_as_hashes(account: Account, runtime: Runtime) ->
     with runtime.db.read() as conn:
         stored = conn.execute(select(api_tokens)).mappings().all()
     assert all(account.token not in str(dict(row)) for row in stored)
+
+
+def test_concurrent_misses_share_one_credential_read() -> None:
+    cache = CredentialCache(1000)
+    reads = 0
+    principal = Principal("token", "t", frozenset({"a"}), frozenset())
+
+    async def read() -> Principal:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.01)
+        return principal
+
+    async def run(now_ms: int) -> list[Principal]:
+        return await asyncio.gather(*(cache.read_through("k", now_ms, read) for _ in range(20)))
+
+    assert asyncio.run(run(0)) == [principal] * 20 and reads == 1
+    assert asyncio.run(run(999)) == [principal] * 20 and reads == 1  # cached
+    assert asyncio.run(run(1000)) == [principal] * 20 and reads == 2  # expired: read again
+
+
+def test_a_failed_credential_read_fails_every_waiter_and_is_not_cached() -> None:
+    cache = CredentialCache(1000)
+
+    async def refuse() -> Principal:
+        await asyncio.sleep(0.01)
+        raise ApiError(errors.AUTH_MISSING, "Invalid or revoked API token")
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(*(cache.read_through("k", 0, refuse) for _ in range(5)),
+                                    return_exceptions=True)
+
+    assert all(isinstance(outcome, ApiError) for outcome in asyncio.run(run()))
+    assert cache.get("k", 0) is None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,17 +24,41 @@ class CredentialCache:
     Keyed by a SHA-256 of the credential (never the secret itself). Only successes are cached,
     so a new token works at once; a revoked token stops working once its entry is older than
     `ttl_ms` (CREDITGATE_AUTH_CACHE_MS, default 1000; 0 turns the cache off).
+
+    When an entry expires under load, the requests that find it missing share one database
+    read instead of each starting their own.
     """
 
     def __init__(self, ttl_ms: int) -> None:
         self.ttl_ms = ttl_ms
         self._entries: dict[str, tuple[Principal, int]] = {}
+        self._reading: dict[str, asyncio.Future[Principal]] = {}
 
     def get(self, key: str, now_ms: int) -> Principal | None:
         entry = self._entries.get(key)
         if entry is None or now_ms - entry[1] >= self.ttl_ms:
             return None
         return entry[0]
+
+    async def read_through(self, key: str, now_ms: int,
+                           read: Callable[[], Awaitable[Principal]]) -> Principal:
+        """The cached principal, or the result of `read` (shared with concurrent callers)."""
+        cached = self.get(key, now_ms)
+        if cached is not None:
+            return cached
+        loop = asyncio.get_running_loop()
+        reading = self._reading.get(key)
+        if reading is None or reading.get_loop() is not loop:
+            reading = self._reading[key] = asyncio.ensure_future(read())
+            reading.add_done_callback(lambda done: self._forget(key, done))
+        # Shielded: a caller that goes away does not cancel the read the others wait for.
+        principal = await asyncio.shield(reading)
+        self.put(key, principal, now_ms)
+        return principal
+
+    def _forget(self, key: str, done: asyncio.Future[Principal]) -> None:
+        if self._reading.get(key) is done:
+            del self._reading[key]
 
     def put(self, key: str, principal: Principal, now_ms: int) -> None:
         if self.ttl_ms > 0:
@@ -75,12 +101,8 @@ async def current_principal(request: Request) -> Principal:
     kind, first, second = _credential(request)
     cache: CredentialCache = runtime.services["credential_cache"]
     key = hashlib.sha256(f"{kind}\0{first}\0{second}".encode()).hexdigest()
-    now = runtime.clock.now_ms()
-    principal = cache.get(key, now)
-    if principal is None:
-        principal = await run_in_threadpool(_look_up, runtime, kind, first, second)
-        cache.put(key, principal, now)
-    return principal
+    return await cache.read_through(key, runtime.clock.now_ms(), lambda: run_in_threadpool(
+        _look_up, runtime, kind, first, second))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import threading
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, BinaryIO
 
@@ -20,21 +20,21 @@ from sqlalchemy import (
     Connection,
     Engine,
     MetaData,
-    Row,
     Table,
-    bindparam,
     create_engine,
     event,
-    select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+from creditgate.kernel.checkpoint import Checkpointer
+from creditgate.kernel.sql import Sql, insert_ignore_sql, upsert_add_sql
 
 metadata = MetaData()
 
 
-def _sqlite_engine(url: str, *, synchronous: str, immediate: bool) -> Engine:
+def _sqlite_engine(url: str, *, synchronous: str, immediate: bool,
+                   auto_checkpoint: bool) -> Engine:
     # Connections are kept (not churned): opening one costs far more than a query.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60},
                            pool_size=64, max_overflow=64)
@@ -46,6 +46,8 @@ def _sqlite_engine(url: str, *, synchronous: str, immediate: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=60000")
+        if not auto_checkpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # kernel/checkpoint.py does it
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -72,17 +74,21 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._sqlite_writer = threading.Lock()
         self._lock_file: BinaryIO | None = None
+        self._checkpointer: Checkpointer | None = None
         if self.is_sqlite:
             if sqlite_synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
                 raise ValueError(f"CREDITGATE_SQLITE_SYNCHRONOUS={sqlite_synchronous!r} is not "
                                  "one of OFF, NORMAL, FULL, EXTRA")
             _enable_wal(url)
             database = make_url(url).database
+            on_disk = bool(database) and database != ":memory:"
             self._lock_file = (open(f"{database}.writer-lock", "a+b")  # noqa: SIM115
-                               if database and database != ":memory:" else None)
-            self.engine = _sqlite_engine(url, synchronous=sqlite_synchronous, immediate=True)
+                               if on_disk else None)
+            self._checkpointer = Checkpointer(str(database)) if on_disk else None
+            self.engine = _sqlite_engine(url, synchronous=sqlite_synchronous, immediate=True,
+                                         auto_checkpoint=not on_disk)
             self.read_engine = _sqlite_engine(url, synchronous=sqlite_synchronous,
-                                              immediate=False)
+                                              immediate=False, auto_checkpoint=not on_disk)
         else:
             kwargs: dict[str, Any] = {"pool_size": 32, "max_overflow": 32} if pool else {
                 "poolclass": NullPool}
@@ -153,6 +159,9 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -171,67 +180,21 @@ def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
         from creditgate.accounts.tables import accounts
 
         # Built once per dialect: this runs in every balance-changing request.
-        query = select(accounts).where(accounts.c.id == bindparam("account_id"))
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+        query = Sql(f"SELECT {', '.join(accounts.c.keys())} FROM accounts "
+                    f"WHERE id = :account_id{lock}")
         _LOCK_QUERIES[conn.dialect.name] = query
-    row = conn.execute(query, {"account_id": account_id}).mappings().first()
-    return None if row is None else dict(row)
+    return query.first_dict(conn, {"account_id": account_id})
 
 
-_LOCK_QUERIES: dict[str, Any] = {}
-
-
-_IN_CHUNK = 500  # ids per statement on SQLite (its bound-parameter limit is far above)
-
-
-def account_rows_with_ids(conn: Connection, select_from: str, id_column: str,
-                          account_id: str, ids: Collection[str]) -> list[Row[Any]]:
-    """`<select_from> WHERE account_id = ? AND <id_column> IN (ids)` as driver SQL.
-
-    The hot paths look up a batch's ids this way: one statement (ANY on PostgreSQL, chunks of
-    IN lists on SQLite), no SQLAlchemy compilation per call.
-    """
-    if not ids:
-        return []
-    if conn.dialect.name == "postgresql":
-        sql = f"{select_from} WHERE account_id = %s AND {id_column} = ANY(%s)"
-        return list(conn.exec_driver_sql(sql, (account_id, list(ids))))
-    ordered = list(ids)
-    rows: list[Row[Any]] = []
-    for start in range(0, len(ordered), _IN_CHUNK):
-        chunk = ordered[start:start + _IN_CHUNK]
-        sql = (f"{select_from} WHERE account_id = ? "
-               f"AND {id_column} IN ({', '.join('?' * len(chunk))})")
-        rows.extend(conn.exec_driver_sql(sql, (account_id, *chunk)))
-    return rows
-
-
-def dialect_insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+_LOCK_QUERIES: dict[str, Sql] = {}
 
 
 def upsert_add(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
                key: Sequence[str], add: Sequence[str]) -> None:
     """Insert rows, or add their `add` columns onto the existing row with the same key."""
-    if not rows:
-        return
-    cache_key = (conn.dialect.name, table.name, tuple(key), tuple(add))
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        # Built once per shape: usage ingest and authorizations run these on every request.
-        stmt = dialect_insert(conn, table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_={col: table.c[col] + stmt.excluded[col] for col in add},
-        )
-        _UPSERTS[cache_key] = stmt
-    conn.execute(stmt, list(rows))
-
-
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+    if rows:
+        upsert_add_sql(table, list(rows[0]), key, add).run_many(conn, rows)
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -242,17 +205,8 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     """
     if not rows:
         return 0
-    cache_key = (conn.dialect.name, table.name, (), ())
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        stmt = dialect_insert(conn, table).on_conflict_do_nothing()
-        _UPSERTS[cache_key] = stmt
     if len(rows) == 1:
-        # RETURNING tells for sure whether the row went in (rowcount is -1 under RETURNING).
-        one_key = (conn.dialect.name, table.name, ("returning",), ())
-        one = _UPSERTS.get(one_key)
-        if one is None:
-            one = stmt.returning(*table.primary_key.columns)
-            _UPSERTS[one_key] = one
-        return 0 if conn.execute(one, dict(rows[0])).first() is None else 1
-    return int(conn.execute(stmt, list(rows)).rowcount)
+        # RETURNING tells for sure whether the row went in.
+        one = insert_ignore_sql(table, list(rows[0]), returning=True)
+        return 0 if one.first(conn, rows[0]) is None else 1
+    return insert_ignore_sql(table, list(rows[0]), returning=False).run_many(conn, rows)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 
 from creditgate.accounts.tables import accounts
 from creditgate.kernel.db import insert_ignore
+from creditgate.kernel.sql import Sql
 from creditgate.ledger.tables import ledger_entries
 
 
@@ -22,15 +23,13 @@ def post_entry(conn: Connection, *, account_id: str, kind: str, amount_microcent
     }])
     if inserted != 1:
         return False
-    conn.execute(_MOVE_BALANCE, {"b_account": account_id, "b_amount": amount_microcents})
+    _MOVE_BALANCE.run(conn, {"account_id": account_id, "amount": amount_microcents})
     return True
 
 
-# Built once: every usage batch, capture and top-up runs it.
-_MOVE_BALANCE = (
-    update(accounts).where(accounts.c.id == bindparam("b_account"))
-    .values(balance_microcents=accounts.c.balance_microcents + bindparam("b_amount"))
-)
+# Every usage batch, capture and top-up runs it.
+_MOVE_BALANCE = Sql("UPDATE accounts SET balance_microcents = balance_microcents + :amount "
+                    "WHERE id = :account_id")
 
 
 def balance_microcents(conn: Connection, account_id: str) -> int | None:

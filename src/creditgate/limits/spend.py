@@ -27,7 +27,9 @@ def window_spend(conn: Connection, account_id: str, window: Window) -> int:
     for i, (_, lo, hi) in enumerate(covered):
         params[f"lo{i}"], params[f"hi{i}"] = lo, hi
     query = window_spend_query(tuple(kind for kind, _, _ in covered))
-    return int(query.run(conn, params).scalar_one())
+    row = query.first(conn, params)
+    assert row is not None
+    return int(row[0])
 
 
 def minutes_oldest_first(conn: Connection, account_id: str,

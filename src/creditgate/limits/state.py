@@ -23,7 +23,7 @@ class LimitState:
 
 def load(conn: Connection, account_id: str) -> LimitState:
     """Read under the caller's account lock."""
-    row = queries.LOAD_STATE.run(conn, {"account_id": account_id}).mappings().first()
+    row = queries.LOAD_STATE.first_dict(conn, {"account_id": account_id})
     if row is None:
         return LimitState(account_id, exists=False)
     limit = None

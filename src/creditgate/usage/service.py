@@ -15,10 +15,11 @@ from sqlalchemy import Connection
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
-from creditgate.kernel.db import account_rows_with_ids, lock_account, upsert_add
+from creditgate.kernel.db import lock_account, upsert_add
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.sql import account_rows_with_ids, cursor
 from creditgate.ledger.service import post_entry
 from creditgate.usage.events import UsageEvent
 from creditgate.usage.tables import spend_days, spend_hours, usage_minutes, usage_rollups
@@ -80,13 +81,15 @@ def _store_new_events(conn: Connection, account_id: str, events: Sequence[UsageE
     for event in events:
         unique.setdefault(event.id, event)
     if conn.dialect.name == "sqlite":
-        attempt = conn.begin_nested()
+        raw = cursor(conn)
+        raw.execute("SAVEPOINT new_events")
         inserted = _insert_events(conn, account_id, list(unique.values()), now_ms,
                                   or_ignore=True)
+        if inserted != len(unique):
+            raw.execute("ROLLBACK TO SAVEPOINT new_events")
+        raw.execute("RELEASE SAVEPOINT new_events")
         if inserted == len(unique):
-            attempt.commit()
             return list(unique.values())
-        attempt.rollback()
     fresh = _new_events(conn, account_id, unique)
     _insert_events(conn, account_id, fresh, now_ms)
     return fresh
@@ -119,7 +122,7 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
         # COPY inside the same transaction; the ids were checked new under the account lock.
         driver = conn.connection.driver_connection
         assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(
+        with driver.cursor() as copying, copying.copy(
                 f"COPY usage_events ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -127,9 +130,10 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
     if not rows:
         return 0
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
-    result = conn.exec_driver_sql(f"{verb} INTO usage_events ({columns}) VALUES "
-                                  f"({', '.join('?' * len(_EVENT_COLUMNS))})", rows)
-    return int(result.rowcount)
+    raw = cursor(conn)
+    raw.executemany(f"{verb} INTO usage_events ({columns}) VALUES "
+                    f"({', '.join('?' * len(_EVENT_COLUMNS))})", rows)
+    return int(raw.rowcount)
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],

@@ -1,0 +1,125 @@
+"""Driver-level SQL for the hot paths (authorizations, usage, the ledger).
+
+On the decision path SQLAlchemy's per-statement work (compiled-cache lookups, result
+metadata, events) cost more than SQLite running the statement. These statements go straight
+to the DBAPI cursor of the connection's transaction: SQL written once with `:name`
+parameters, which sqlite3 takes as is and psycopg as `%(name)s`. Both databases accept the
+same text for everything written here (ON CONFLICT, RETURNING, IN/ANY lists aside).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_IN_CHUNK = 500  # ids per statement on SQLite (its bound-parameter limit is far above)
+
+
+def cursor(conn: Connection) -> Any:
+    """A DBAPI cursor inside the connection's current transaction."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+class Sql:
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.pyformat = _NAMED.sub(r"%(\1)s", sql)
+
+    def _text(self, conn: Connection) -> str:
+        return self.sql if conn.dialect.name == "sqlite" else self.pyformat
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        cur = cursor(conn)
+        cur.execute(self._text(conn), params)
+        return list(cur.fetchall())
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        cur = cursor(conn)
+        cur.execute(self._text(conn), params)
+        row = cur.fetchone()
+        return None if row is None else tuple(row)
+
+    def first_dict(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        cur = cursor(conn)
+        cur.execute(self._text(conn), params)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Execute; the number of rows changed."""
+        cur = cursor(conn)
+        cur.execute(self._text(conn), params)
+        return int(cur.rowcount)
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Execute once per row; the number of rows changed (-1 if the driver cannot tell)."""
+        if not rows:
+            return 0
+        cur = cursor(conn)
+        cur.executemany(self._text(conn), rows)
+        return int(cur.rowcount)
+
+
+def _columns_and_values(columns: Sequence[str]) -> tuple[str, str]:
+    return ", ".join(columns), ", ".join(f":{c}" for c in columns)
+
+
+_CACHE: dict[tuple[object, ...], Sql] = {}
+
+
+def upsert_add_sql(table: Table, columns: Sequence[str], key: Sequence[str],
+                   add: Sequence[str]) -> Sql:
+    """Insert a row, or add its `add` columns onto the existing row with the same key."""
+    cache_key = ("upsert", table.name, tuple(columns), tuple(key), tuple(add))
+    sql = _CACHE.get(cache_key)
+    if sql is None:
+        names, values = _columns_and_values(columns)
+        sets = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in add)
+        sql = _CACHE[cache_key] = Sql(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}")
+    return sql
+
+
+def insert_ignore_sql(table: Table, columns: Sequence[str], *, returning: bool) -> Sql:
+    """Insert a row unless it collides with a unique key; with `returning`, the primary key
+    of a row that went in (nothing when it was skipped)."""
+    cache_key = ("ignore", table.name, tuple(columns), returning)
+    sql = _CACHE.get(cache_key)
+    if sql is None:
+        names, values = _columns_and_values(columns)
+        back = (" RETURNING " + ", ".join(c.name for c in table.primary_key.columns)
+                if returning else "")
+        sql = _CACHE[cache_key] = Sql(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT DO NOTHING{back}")
+    return sql
+
+
+def account_rows_with_ids(conn: Connection, select_from: str, id_column: str,
+                          account_id: str, ids: Collection[str]) -> list[tuple[Any, ...]]:
+    """`<select_from> WHERE account_id = ? AND <id_column> IN (ids)`.
+
+    The hot paths look up a batch's ids this way: one statement (ANY on PostgreSQL, chunks of
+    IN lists on SQLite).
+    """
+    if not ids:
+        return []
+    cur = cursor(conn)
+    if conn.dialect.name == "postgresql":
+        cur.execute(f"{select_from} WHERE account_id = %s AND {id_column} = ANY(%s)",
+                    (account_id, list(ids)))
+        return list(cur.fetchall())
+    ordered = list(ids)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[start:start + _IN_CHUNK]
+        cur.execute(f"{select_from} WHERE account_id = ? "
+                    f"AND {id_column} IN ({', '.join('?' * len(chunk))})", (account_id, *chunk))
+        rows.extend(cur.fetchall())
+    return rows

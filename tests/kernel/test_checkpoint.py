@@ -1,0 +1,27 @@
+"""SQLite WAL checkpoints happen in a background thread, never inside a writer's commit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from creditgate.kernel.db import Database
+
+
+def test_writers_never_checkpoint_and_the_background_thread_does(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.write() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+            conn.exec_driver_sql("CREATE TABLE t (x BLOB)")
+        for _ in range(30):
+            with db.write() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (randomblob(100000))")
+        # Only a checkpoint moves the ~3 MB written to the WAL into the database file.
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < 3_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size >= 3_000_000
+    finally:
+        db.dispose()
