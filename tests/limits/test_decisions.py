@@ -81,12 +81,16 @@ def test_a_hold_placed_and_captured_in_one_batch_is_written_once(
     assert held_microcents(runtime, account) == 0
 
 
-def test_captures_in_the_batch_count_toward_the_spending_limit(
-        runtime: Runtime, client: Any, account: Account, clock: ManualClock) -> None:
+def with_a_daily_sliding_limit_of_100_cents(runtime: Runtime, account: Account) -> None:
     grant_cents(runtime, account.id, 1000)
     with runtime.db.write() as conn:
         service.set_limit(conn, account.id, Limit(100, "daily", "sliding"),
-                          now_ms=clock.now_ms())
+                          now_ms=runtime.clock.now_ms())
+
+
+def test_captures_in_the_batch_count_toward_the_spending_limit(
+        runtime: Runtime, client: Any, account: Account, clock: ManualClock) -> None:
+    with_a_daily_sliding_limit_of_100_cents(runtime, account)
     post_usage(client, account, "earlier", 30)  # stamped 12:00:00
     clock.advance(minutes=10, seconds=30)
     outcomes = decide(runtime, account.id, [hold("a", 60), cost("a", 60), hold("b", 41),
@@ -109,10 +113,7 @@ def test_captures_in_the_batch_count_toward_the_spending_limit(
 
 def test_captures_in_the_batch_free_before_usage_stamped_ahead(
         runtime: Runtime, client: Any, account: Account, clock: ManualClock) -> None:
-    grant_cents(runtime, account.id, 1000)
-    with runtime.db.write() as conn:
-        service.set_limit(conn, account.id, Limit(100, "daily", "sliding"),
-                          now_ms=clock.now_ms())
+    with_a_daily_sliding_limit_of_100_cents(runtime, account)
     clock.advance(seconds=30)
     post_usage(client, account, "ahead", 30, timestamp=clock.now_ms() + 3 * MINUTE_MS)
     outcomes = decide(runtime, account.id, [hold("a", 60), cost("a", 60), hold("b", 20)])
