@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection
 
 from creditgate.kernel import errors
@@ -160,3 +161,21 @@ def test_waiting_for_another_writer_does_not_block_the_event_loop(
     thread.join()
     # The loop kept running while the decision waited (it is what let the other writer go).
     assert ticks >= 20 and outcome[1] is True
+
+
+def test_a_flush_that_cannot_take_the_writer_turn_answers_everyone(
+        runtime: Runtime, make_account: MakeAccount) -> None:
+    if not runtime.db.is_sqlite:
+        pytest.skip("the writer turn (the lock file beside the database) is SQLite's")
+    account_id = make_account().id
+    committer = _committer(runtime)
+    lock_file = runtime.db._lock_file
+    assert lock_file is not None
+    lock_file.close()  # taking the cross-process writer turn now fails
+
+    async def run() -> Any:
+        calls = [committer.submit(account_id, _authorize(f"h{i}")) for i in range(5)]
+        return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+
+    outcomes = asyncio.run(run())
+    assert [(o.error.code, o.error.status) for o in outcomes] == [(1503, 503)] * 5

@@ -84,7 +84,12 @@ class Committer:
                         taken, self._queue = (self._queue[:self.max_batch],
                                               self._queue[self.max_batch:])
                         outcomes = await self._run_taken([work for work, _ in taken])
-                except BaseException:
+                except Exception:
+                    # Nothing answered yet may wait forever: fail what was taken and queued.
+                    log.exception("a limits flush failed")
+                    taken, self._queue = taken + self._queue, []
+                    outcomes = [_unavailable() for _ in taken]
+                except BaseException:  # cancelled at shutdown
                     for _, future in taken:
                         if not future.done():
                             future.set_exception(_unavailable())
