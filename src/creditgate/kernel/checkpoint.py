@@ -24,7 +24,6 @@ class Checkpointer:
     def __init__(self, path: str, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
         self.path = path
         self.interval_seconds = interval_seconds
-        self.checkpoints = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="creditgate-sqlite-checkpoint")
@@ -42,7 +41,6 @@ class Checkpointer:
     def checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
         except sqlite3.Error:
             # Busy or briefly unavailable: the next round catches up.
             log.debug("WAL checkpoint skipped", exc_info=True)

@@ -145,6 +145,9 @@ class Database:
             except BlockingIOError:
                 self._sqlite_writer.release()
                 return False
+            except BaseException:
+                self._sqlite_writer.release()  # the turn was not taken: do not keep half of it
+                raise
         return True
 
     def _end_turn(self) -> None:

@@ -32,11 +32,6 @@ class Sql:
     def _text(self, conn: Connection) -> str:
         return self.sql if conn.dialect.name == "sqlite" else self.pyformat
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        cur = cursor(conn)
-        cur.execute(self._text(conn), params)
-        return list(cur.fetchall())
-
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         cur = cursor(conn)
         cur.execute(self._text(conn), params)

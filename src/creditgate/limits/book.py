@@ -50,8 +50,7 @@ class Book:
         self.new_holds: list[dict[str, Any]] = []
         self.finished: dict[str, dict[str, Any]] = {}
         self.events: list[UsageEvent] = []
-        self._window: Window | None = None
-        self._stored_spend: int | None = None  # window spend already in the database
+        self._stored: tuple[Window, int] | None = None  # the window, its spend in the database
         self._pending_spend = 0  # captured in this batch, not written yet (stamped now)
 
     # -- opening and writing ---------------------------------------------------------------
@@ -186,10 +185,11 @@ class Book:
     def _spent(self, conn: Connection, limit: Limit) -> tuple[Window, int]:
         """The window at this batch's instant and everything spent in it, this batch included
         (a capture is stamped now, so it always falls inside the window)."""
-        if self._window is None or self._stored_spend is None:
-            self._window = window_at(limit, self.now_ms)
-            self._stored_spend = window_spend(conn, self.account_id, self._window)
-        return self._window, self._stored_spend + self._pending_spend
+        if self._stored is None:
+            window = window_at(limit, self.now_ms)
+            self._stored = (window, window_spend(conn, self.account_id, window))
+        window, stored = self._stored
+        return window, stored + self._pending_spend
 
     def _check_limit(self, conn: Connection, limit: Limit, amount: int) -> None:
         cap = limit.amount_cents * 1_000_000

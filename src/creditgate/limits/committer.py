@@ -53,8 +53,7 @@ class Committer:
         self.max_batch = max_batch
         self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flushing = False
-        # Observability: how many transactions carried how many requests.
-        self.batches = 0
+        # Observability: how many requests were committed, and the most in one transaction.
         self.units = 0
         self.largest_batch = 0
 
@@ -123,7 +122,6 @@ class Committer:
                         for outcome in self._run_batch([work], turn_taken=turn_taken)]
             log.exception("a limits transaction failed")
             return [_unavailable()]
-        self.batches += 1
         self.units += len(batch)
         self.largest_batch = max(self.largest_batch, len(batch))
         return outcomes

@@ -1,4 +1,4 @@
-"""Window spend: the usage listener that keeps hour/day buckets, and the sums read from them.
+"""Window spend: the sums a spending-limit decision reads from the spend buckets.
 
 All posted usage counts, authorized or not: every usage ingest writes spend per minute, hour
 and day (usage/service.py) in the same transaction, so the three granularities always agree.

@@ -19,7 +19,6 @@ from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
-from creditgate.kernel.sql import Sql
 from creditgate.payments import errors
 from creditgate.payments.processor import ProcessorUnavailable
 from creditgate.payments.store import ensure_payment_account, payment_account
@@ -100,7 +99,7 @@ def usage_listener(runtime: Runtime) -> UsageListener:
 def maybe_trigger(conn: Connection, account_id: str, balance_microcents: int, now_ms: int,
                   cap: int) -> bool:
     """Enqueue one auto top-up if the balance fell below the threshold (account locked)."""
-    pa = _TRIGGER_STATE.first_dict(conn, {"account_id": account_id})
+    pa = payment_account(conn, account_id)
     if (pa is None or pa["auto_amount_cents"] is None or pa["auto_disabled_reason"]
             or pa["auto_in_flight"] or pa["default_method_id"] is None):
         return False
@@ -124,13 +123,6 @@ def maybe_trigger(conn: Connection, account_id: str, balance_microcents: int, no
     enqueue(conn, kind=JOB_KIND, now_ms=now_ms, account_id=account_id, payload={"seq": seq},
             dedupe_key=f"auto_topup:{account_id}:{seq}")
     return True
-
-
-# Read in every usage transaction, so at driver level (booleans may read as 0/1).
-_TRIGGER_STATE = Sql(
-    "SELECT auto_amount_cents, auto_threshold_cents, auto_disabled_reason, auto_in_flight, "
-    "default_method_id, auto_day, auto_day_count, auto_error, auto_seq "
-    "FROM payment_accounts WHERE account_id = :account_id")
 
 
 def run_job(runtime: Runtime, job: Job) -> None:

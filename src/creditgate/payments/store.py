@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 
 from creditgate.kernel.db import insert_ignore
+from creditgate.kernel.sql import Sql
 from creditgate.payments.tables import payment_accounts, payment_methods
 
 
 def payment_account(conn: Connection, account_id: str) -> dict[str, Any] | None:
-    row = conn.execute(_PAYMENT_ACCOUNT, {"id": account_id}).mappings().first()
-    return None if row is None else dict(row)
+    """The account's payments row (booleans may read as 0/1 on SQLite: test them as truth)."""
+    return _PAYMENT_ACCOUNT.first_dict(conn, {"account_id": account_id})
 
 
-# Built once: the auto top-up check reads it inside every usage transaction.
-_PAYMENT_ACCOUNT = select(payment_accounts).where(payment_accounts.c.account_id == bindparam("id"))
+# At driver level: the auto top-up check reads it inside every usage transaction.
+_PAYMENT_ACCOUNT = Sql(f"SELECT {', '.join(payment_accounts.c.keys())} FROM payment_accounts "
+                       "WHERE account_id = :account_id")
 
 
 def ensure_payment_account(conn: Connection, account_id: str, now_ms: int) -> dict[str, Any]:
