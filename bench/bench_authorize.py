@@ -1,14 +1,15 @@
 """Authorize + capture pairs over HTTP against `creditgate serve` on SQLite, beside a bare
 endpoint of the same framework (FastAPI) and server (uvicorn) measured in the same run.
 
-    .venv/bin/python bench/bench_authorize.py [--clients 64] [--seconds 8] [--workers 2]
+    .venv/bin/python -m bench.bench_authorize [--clients 64] [--seconds 8] [--workers 2]
                                               [--group-commit on|off]
 
 Each client keeps one keep-alive connection and loops: POST an authorization (timed; its p50 and
 p99 are reported), then POST its capture. The account has a balance and a spending limit, so
 every decision runs the full check. At the end the ledger must be exact: balance = grant -
 captured costs, no hold left. The load generator is a minimal asyncio HTTP/1.1 client in this
-process (httpx would be the bottleneck).
+process, on uvloop (httpx would be the bottleneck). Both servers are served the way `creditgate
+serve` serves: uvicorn, one listening socket per process (creditgate/server.py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import uvloop
 from fastapi import FastAPI, Request
 
+from bench.common import ROOT, free_port, serve_command
 from creditgate.kernel.envelope import JSONResponse, ok
 
 CREDITGATE = [sys.executable, "-m", "creditgate"]
@@ -45,12 +48,6 @@ def bare_app() -> Any:
         return ok({"id": body.get("id"), "status": "active"}, status=201)
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(port: int, path: bytes, headers: bytes = b"") -> None:
@@ -119,6 +116,12 @@ async def run_clients(port: int, clients: int, seconds: float, headers: bytes,
     return done, latencies
 
 
+def run(main: Any) -> Any:
+    """The load generator's loop: uvloop, to leave the server as much of the CPU as it can."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def start(cmd: list[str], env: dict[str, str], cwd: Path, log: str) -> subprocess.Popen[bytes]:
     out = (cwd / log).open("wb")
     return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=out)
@@ -145,10 +148,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure_bare(workdir: Path, args: argparse.Namespace) -> tuple[float, list[float]]:
     port = free_port()
-    process = start([sys.executable, "-m", "uvicorn", "bench_authorize:bare_app", "--factory",
-                     "--app-dir", str(Path(__file__).parent), "--port", str(port),
-                     "--workers", str(args.workers), "--log-level", "warning",
-                     "--no-access-log"], dict(os.environ), workdir, "bare.log")
+    process = start(serve_command("bench.bench_authorize:bare_app", port, args.workers,
+                                  factory=True), {**os.environ, "PYTHONPATH": str(ROOT)},
+                    workdir, "bare.log")
     try:
         wait_ready(port, b"/client/v4/bare")
 
@@ -158,7 +160,7 @@ def measure_bare(workdir: Path, args: argparse.Namespace) -> tuple[float, list[f
             assert status == 201, status
             return time.perf_counter() - began
 
-        done, latencies = asyncio.run(run_clients(port, args.clients, args.seconds, b"", step))
+        done, latencies = run(run_clients(port, args.clients, args.seconds, b"", step))
     finally:
         stop_process(process)
     return done / args.seconds, latencies
@@ -191,7 +193,7 @@ def measure_creditgate(workdir: Path, args: argparse.Namespace
             writer.close()
             assert status == 201, body
 
-        asyncio.run(setup())
+        run(setup())
         captured = 0
 
         async def step(conn: Conn, index: int, n: int) -> float:
@@ -208,7 +210,7 @@ def measure_creditgate(workdir: Path, args: argparse.Namespace
             captured += 1
             return latency
 
-        done, latencies = asyncio.run(run_clients(port, args.clients, args.seconds, headers,
+        done, latencies = run(run_clients(port, args.clients, args.seconds, headers,
                                                   step))
 
         async def final_balance() -> Any:
@@ -222,7 +224,7 @@ def measure_creditgate(workdir: Path, args: argparse.Namespace
             writer.close()
             return body["result"]["balance"]
 
-        balance = asyncio.run(final_balance())
+        balance = run(final_balance())
     finally:
         stop_process(process)
     check = {"captured": captured, "balance": balance,

@@ -108,13 +108,23 @@ def start_creditgate(database_url: str | None = None, workers: int = 1) -> Credi
     return server
 
 
+ROOT = Path(__file__).parent.parent
+
+
+def serve_command(app: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
+    """Serve an app exactly as `creditgate serve` serves creditgate (uvicorn, one listening
+    socket per process: creditgate/server.py), for baselines measured beside it."""
+    code = ("import sys; from creditgate.server import serve; serve(sys.argv[1], "
+            "host='127.0.0.1', port=int(sys.argv[2]), workers=int(sys.argv[3]), "
+            f"factory={factory}, log_level='warning', access_log=False)")
+    return [PY, "-c", code, app, str(port), str(workers)]
+
+
 def start_bare(workers: int = 1) -> tuple[str, subprocess.Popen[bytes]]:
     """The same framework and server with an endpoint that parses the body and discards it."""
     port = free_port()
-    process = subprocess.Popen(
-        [PY, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--workers",
-         str(workers), "--log-level", "warning", "--no-access-log"],
-        cwd=Path(__file__).parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(serve_command("bench.bare_app:app", port, workers), cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/ping")
     return base, process

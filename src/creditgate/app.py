@@ -8,15 +8,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from creditgate.composition import ROOT_ROUTERS, ROUTERS, build_runtime, build_worker
+from creditgate.composition import (
+    FAST_ROUTES,
+    ROOT_ROUTERS,
+    ROUTERS,
+    build_runtime,
+    build_worker,
+)
 from creditgate.kernel.envelope import BodyLimitMiddleware, JSONResponse, install_error_handlers
+from creditgate.kernel.fastlane import FastLane
 from creditgate.kernel.runtime import Runtime
 from creditgate.settings import Settings
 
 API_PREFIX = "/client/v4"
 
 
-def create_app(runtime: Runtime | None = None, *, run_worker: bool = False) -> FastAPI:
+def create_app(runtime: Runtime | None = None, *, run_worker: bool = False,
+               fast_lane: bool = True) -> FastAPI:
+    """The app; `fast_lane=False` answers the hot routes through FastAPI too (for comparison)."""
     runtime = runtime or build_runtime(Settings.from_env())
 
     @asynccontextmanager
@@ -44,6 +53,9 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = False) -> F
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:
         app.include_router(router)
+    if fast_lane:
+        app.add_middleware(FastLane, runtime=runtime, routes=FAST_ROUTES, prefix=API_PREFIX)
+    # Added last, so outermost: the fast lane's bodies are limited too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     return app
 

@@ -31,8 +31,7 @@ def migrate() -> None:
 @click.option("--workers", default=1, type=int, show_default=True, help="API processes")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API and the background worker."""
-    import uvicorn
-
+    from creditgate import server
     from creditgate.migrations import upgrade
 
     settings = Settings.from_env()
@@ -43,13 +42,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
                               name="creditgate-worker")
     thread.start()
     try:
-        uvicorn.run("creditgate.app:app_from_env", factory=True, host=host or settings.host,
-                    port=port or settings.port, workers=workers, log_level="warning",
-                    access_log=False,
-                    # uvicorn kills a worker that misses a 5 s health ping; a busy worker is not
-                    # a dead one, and killing it resets every connection it holds.
-                    timeout_worker_healthcheck=int(settings.get("worker_healthcheck_seconds",
-                                                                "60")))
+        server.serve("creditgate.app:app_from_env", factory=True, host=host or settings.host,
+                     port=port or settings.port, workers=workers, log_level="warning",
+                     access_log=False)
+    except server.PortUnavailable as exc:
+        raise click.ClickException(f"{exc}; stop what holds it or pass --port") from None
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -14,11 +14,13 @@ from creditgate.invoices.routes import router as invoices_router
 from creditgate.invoices.taxes import tax_rates_for
 from creditgate.kernel.auth import CredentialCache
 from creditgate.kernel.clock import Clock
+from creditgate.kernel.fastlane import FastRoute
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.routes import router as ledger_router
 from creditgate.limits.committer import Committer
 from creditgate.limits.decisions import Decisions
 from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
+from creditgate.limits.routes import FAST_ROUTES as LIMITS_FAST_ROUTES
 from creditgate.limits.routes import router as limits_router
 from creditgate.payments import auto_topup
 from creditgate.payments import jobs as payment_jobs
@@ -35,6 +37,9 @@ from creditgate.worker.runner import Periodic, Worker
 # The gateway's hot paths first: the router tries routes in this order.
 ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts_router,
                             payments_router, invoices_router, reporting_router]
+# Routes a gateway calls for every model request, also served without the framework's
+# per-request machinery (kernel/fastlane.py).
+FAST_ROUTES: list[FastRoute] = LIMITS_FAST_ROUTES
 # Routers served at the root, outside /client/v4 (processor webhooks).
 ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 

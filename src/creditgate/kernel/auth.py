@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -67,16 +67,16 @@ class CredentialCache:
             self._entries[key] = (principal, now_ms)
 
 
-def _credential(request: Request) -> tuple[str, str, str]:
+def _credential(headers: Mapping[str, str]) -> tuple[str, str, str]:
     """("token", secret, "") or ("key", email, key) from the headers, or an ApiError."""
-    header = request.headers.get("authorization")
+    header = headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise ApiError(errors.AUTH_MISSING, "Authorization must be 'Bearer <API token>'")
         return "token", secret.strip(), ""
-    email = request.headers.get("x-auth-email")
-    key = request.headers.get("x-auth-key")
+    email = headers.get("x-auth-email")
+    key = headers.get("x-auth-key")
     if email and key:
         return "key", email, key
     raise ApiError(errors.AUTH_MISSING,
@@ -97,8 +97,11 @@ def _look_up(runtime: Runtime, kind: str, first: str, second: str) -> Principal:
 
 
 async def current_principal(request: Request) -> Principal:
-    runtime = runtime_of(request)
-    kind, first, second = _credential(request)
+    return await principal_from(runtime_of(request), request.headers)
+
+
+async def principal_from(runtime: Runtime, headers: Mapping[str, str]) -> Principal:
+    kind, first, second = _credential(headers)
     cache: CredentialCache = runtime.services["credential_cache"]
     key = hashlib.sha256(f"{kind}\0{first}\0{second}".encode()).hexdigest()
     return await cache.read_through(key, runtime.clock.now_ms(), lambda: run_in_threadpool(
@@ -126,8 +129,14 @@ def account_guard(permission: str) -> Any:
 
     # One level of dependency, not two: each level costs FastAPI a full parameter solve.
     async def guard(request: Request) -> str:
-        account_id = request.path_params["account_id"]
-        require(await current_principal(request), account_id, permission)
-        return str(account_id)
+        account_id = str(request.path_params["account_id"])
+        await authenticate(runtime_of(request), request.headers, account_id, permission)
+        return account_id
 
     return Depends(guard)
+
+
+async def authenticate(runtime: Runtime, headers: Mapping[str, str], account_id: str,
+                       permission: str) -> None:
+    """Refuse unless the request's credentials may act on the account with the permission."""
+    require(await principal_from(runtime, headers), account_id, permission)

@@ -44,6 +44,14 @@ def error_response(error: ErrorCode, message: str, pointer: str | None = None,
     return JSONResponse(body, status_code=error.status, headers=all_headers)
 
 
+def response_for(exc: Exception) -> JSONResponse:
+    """The answer to a request that raised: its refusal, or a logged 500."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.error, exc.message, exc.pointer, exc.headers)
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(errors.INTERNAL, "Internal error; it has been logged")
+
+
 def _pointer_from_loc(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
@@ -69,7 +77,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc.error, exc.message, exc.pointer, exc.headers)
+        return response_for(exc)
 
     async def on_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -86,8 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(errors.INVALID_FIELD, str(exc.detail))
 
     async def on_crash(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(errors.INTERNAL, "Internal error; it has been logged")
+        return response_for(exc)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -11,8 +11,7 @@ from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
 
 
-async def read_json(request: Request) -> Any:
-    raw = await request.body()
+def parse_json(raw: bytes) -> Any:
     if not raw:
         raise ApiError(errors.MALFORMED_JSON, "The request body is empty; send a JSON object")
     try:
@@ -22,8 +21,12 @@ async def read_json(request: Request) -> Any:
         raise ApiError(errors.MALFORMED_JSON, message) from None
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise ApiError(errors.INVALID_FIELD, "The request body must be a JSON object", "/")
     return body
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    return parse_json_object(await request.body())

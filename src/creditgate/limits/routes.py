@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
 from creditgate.kernel import errors as core_errors
@@ -15,7 +16,8 @@ from creditgate.kernel.auth import account_guard
 from creditgate.kernel.db import lock_account
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
-from creditgate.kernel.requests import read_json_object
+from creditgate.kernel.fastlane import FastRoute
+from creditgate.kernel.requests import parse_json_object, read_json_object
 from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.limits import errors as limit_errors
 from creditgate.limits import holds, service
@@ -51,12 +53,6 @@ def _hold_id(hold_id: str) -> str:
     return hold_id
 
 
-async def _optional_object(request: Request) -> dict[str, Any]:
-    if not await request.body():
-        return {}
-    return await read_json_object(request)
-
-
 @router.get(f"{BASE}/spending-limit")
 async def get_spending_limit(request: Request,
                              account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
@@ -89,15 +85,58 @@ async def delete_spending_limit(request: Request,
     return ok({})
 
 
+# Authorize, capture and void: the handlers below serve both the FastAPI routes and the fast
+# lane (kernel/fastlane.py), which answers them without the framework's per-request cost.
+
+async def authorize(runtime: Runtime, params: dict[str, str], raw: bytes) -> Response:
+    default_ttl = int(runtime.settings.get("authorization_ttl_seconds", "600"))
+    req = read_hold(parse_json_object(raw), catalog=runtime.services["catalog"],
+                    default_ttl_s=default_ttl)
+    result, created = await _committer(runtime).submit(params["account_id"], Authorize(req))
+    return ok(result, status=201 if created else 200)
+
+
+async def capture(runtime: Runtime, params: dict[str, str], raw: bytes) -> Response:
+    req = read_capture(parse_json_object(raw))
+    result = await _committer(runtime).submit(params["account_id"],
+                                              Capture(_hold_id(params["hold_id"]), req))
+    return ok(result)
+
+
+async def void(runtime: Runtime, params: dict[str, str], raw: bytes) -> Response:
+    read_empty(parse_json_object(raw) if raw else {})
+    result = await _committer(runtime).submit(params["account_id"],
+                                              Void(_hold_id(params["hold_id"])))
+    return ok(result)
+
+
+AUTHORIZATIONS = f"{BASE}/authorizations"
+FAST_ROUTES = [
+    FastRoute("POST", AUTHORIZATIONS, AI_GATEWAY_WRITE, authorize),
+    FastRoute("POST", f"{AUTHORIZATIONS}/{{hold_id}}/capture", AI_GATEWAY_WRITE, capture),
+    FastRoute("POST", f"{AUTHORIZATIONS}/{{hold_id}}/void", AI_GATEWAY_WRITE, void),
+]
+
+
 @router.post(f"{BASE}/authorizations")
 async def post_authorization(request: Request,
-                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
-    runtime = runtime_of(request)
-    default_ttl = int(runtime.settings.get("authorization_ttl_seconds", "600"))
-    req = read_hold(await read_json_object(request), catalog=runtime.services["catalog"],
-                    default_ttl_s=default_ttl)
-    result, created = await _committer(runtime).submit(account_id, Authorize(req))
-    return ok(result, status=201 if created else 200)
+                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
+    return await authorize(runtime_of(request), {"account_id": account_id},
+                           await request.body())
+
+
+@router.post(f"{BASE}/authorizations/{{hold_id}}/capture")
+async def capture_authorization(request: Request, hold_id: str,
+                                account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
+    return await capture(runtime_of(request), {"account_id": account_id, "hold_id": hold_id},
+                         await request.body())
+
+
+@router.post(f"{BASE}/authorizations/{{hold_id}}/void")
+async def void_authorization(request: Request, hold_id: str,
+                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
+    return await void(runtime_of(request), {"account_id": account_id, "hold_id": hold_id},
+                      await request.body())
 
 
 @router.get(f"{BASE}/authorizations/{{hold_id}}")
@@ -110,22 +149,3 @@ async def get_authorization(request: Request, hold_id: str,
             return holds.get(conn, account_id, _hold_id(hold_id), now_ms=runtime.clock.now_ms())
 
     return ok(await run_in_threadpool(read))
-
-
-@router.post(f"{BASE}/authorizations/{{hold_id}}/capture")
-async def capture_authorization(request: Request, hold_id: str,
-                                account_id: str = account_guard(AI_GATEWAY_WRITE)
-                                ) -> JSONResponse:
-    runtime = runtime_of(request)
-    req = read_capture(await read_json_object(request))
-    result = await _committer(runtime).submit(account_id, Capture(_hold_id(hold_id), req))
-    return ok(result)
-
-
-@router.post(f"{BASE}/authorizations/{{hold_id}}/void")
-async def void_authorization(request: Request, hold_id: str,
-                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
-    runtime = runtime_of(request)
-    read_empty(await _optional_object(request))
-    result = await _committer(runtime).submit(account_id, Void(_hold_id(hold_id)))
-    return ok(result)
