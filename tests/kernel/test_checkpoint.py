@@ -25,3 +25,26 @@ def test_writers_never_checkpoint_and_the_background_thread_does(tmp_path: Path)
         assert path.stat().st_size >= 3_000_000
     finally:
         db.dispose()
+
+
+def test_the_wal_stays_small_under_nonstop_writes(tmp_path: Path) -> None:
+    """Without the checkpoint under the writer's turn, the WAL never restarts while writes go
+    on (it reached 96 MB here for 66 MB written) and grows without end."""
+    path = tmp_path / "w.db"
+    wal = tmp_path / "w.db-wal"
+    db = Database(f"sqlite:///{path}")
+    blob = 20_000
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x BLOB)")
+        written = largest = 0
+        deadline = time.monotonic() + 60
+        while written < 80_000_000 and time.monotonic() < deadline:
+            with db.write() as conn:
+                conn.exec_driver_sql(f"INSERT INTO t VALUES (randomblob({blob}))")
+            written += blob
+            largest = max(largest, wal.stat().st_size)
+        assert written >= 80_000_000, "too slow to tell"
+        assert largest < 25_000_000, f"the WAL reached {largest / 1e6:.0f} MB"
+    finally:
+        db.dispose()

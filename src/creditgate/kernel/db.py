@@ -84,7 +84,9 @@ class Database:
             on_disk = bool(database) and database != ":memory:"
             self._lock_file = (open(f"{database}.writer-lock", "a+b")  # noqa: SIM115
                                if on_disk else None)
-            self._checkpointer = Checkpointer(str(database)) if on_disk else None
+            self._checkpointer = Checkpointer(
+                str(database), take_turn=lambda: self._take_turn(blocking=True),
+                end_turn=self._end_turn) if on_disk else None
             self.engine = _sqlite_engine(url, synchronous=sqlite_synchronous, immediate=True,
                                          auto_checkpoint=not on_disk)
             self.read_engine = _sqlite_engine(url, synchronous=sqlite_synchronous,
