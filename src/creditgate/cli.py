@@ -44,7 +44,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     try:
         server.serve("creditgate.app:app_from_env", factory=True, host=host or settings.host,
                      port=port or settings.port, workers=workers, log_level="warning",
-                     access_log=False)
+                     # Nothing reads the client's address, so X-Forwarded-For is not parsed.
+                     access_log=False, proxy_headers=False)
     except server.PortUnavailable as exc:
         raise click.ClickException(f"{exc}; stop what holds it or pass --port") from None
     finally:

@@ -50,7 +50,8 @@ class FastRoute:
 
 
 class FastLane:
-    """ASGI middleware that answers the fast routes and passes everything else on."""
+    """ASGI middleware that answers the fast routes and passes everything else on (to the
+    framework: `app.CreditgateApp` puts it in front of FastAPI's own middleware stack)."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime, routes: list[FastRoute],
                  prefix: str) -> None:
