@@ -58,9 +58,10 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = False,
             if thread is not None:
                 thread.join(timeout=10)
 
-    app = CreditgateApp(title="creditgate", version="0.1.0", default_response_class=JSONResponse,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
-                  redoc_url=None, lifespan=lifespan)
+    app = CreditgateApp(title="creditgate", version="0.1.0",
+                        default_response_class=JSONResponse,
+                        openapi_url=f"{API_PREFIX}/openapi.json",
+                        docs_url=f"{API_PREFIX}/docs", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
     for router in ROUTERS:
