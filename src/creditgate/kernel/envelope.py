@@ -48,8 +48,20 @@ def response_for(exc: Exception) -> JSONResponse:
     """The answer to a request that raised: its refusal, or a logged 500."""
     if isinstance(exc, ApiError):
         return error_response(exc.error, exc.message, exc.pointer, exc.headers)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_error_response(exc)
     log.exception("unhandled error", exc_info=exc)
     return error_response(errors.INTERNAL, "Internal error; it has been logged")
+
+
+def _http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 404:
+        return error_response(errors.NO_ROUTE, "No route for that URI")
+    if exc.status_code == 405:
+        return error_response(errors.METHOD_NOT_ALLOWED, "Method not allowed for this route")
+    if exc.status_code == 413:
+        return error_response(errors.BODY_TOO_LARGE, "The request body is too large")
+    return error_response(errors.INVALID_FIELD, str(exc.detail))
 
 
 def _pointer_from_loc(loc: tuple[Any, ...]) -> str:
@@ -85,13 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 404:
-            return error_response(errors.NO_ROUTE, "No route for that URI")
-        if exc.status_code == 405:
-            return error_response(errors.METHOD_NOT_ALLOWED, "Method not allowed for this route")
-        if exc.status_code == 413:
-            return error_response(errors.BODY_TOO_LARGE, "The request body is too large")
-        return error_response(errors.INVALID_FIELD, str(exc.detail))
+        return response_for(exc)
 
     async def on_crash(_: Request, exc: Exception) -> Response:
         return response_for(exc)

@@ -20,14 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from creditgate.kernel import errors
 from creditgate.kernel.auth import authenticate
-from creditgate.kernel.envelope import error_response, response_for
+from creditgate.kernel.envelope import response_for
 from creditgate.kernel.runtime import Runtime
 
 # (runtime, path parameters, raw body) -> the answer. The account is already authorized.
@@ -82,11 +80,7 @@ class FastLane:
             return await route.handler(self.runtime, params, body)
         except ClientDisconnect:
             raise
-        except HTTPException as exc:  # raised by the body limit on an oversized stream
-            if exc.status_code == 413:
-                return error_response(errors.BODY_TOO_LARGE, "The request body is too large")
-            raise
-        except Exception as exc:
+        except Exception as exc:  # a refusal, the body limit's 413, or a crash
             return response_for(exc)
 
 

@@ -118,28 +118,28 @@ FAST_ROUTES = [
 ]
 
 
-@router.post(f"{BASE}/authorizations")
+@router.post(AUTHORIZATIONS)
 async def post_authorization(request: Request,
                              account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
     return await authorize(runtime_of(request), {"account_id": account_id},
                            await request.body())
 
 
-@router.post(f"{BASE}/authorizations/{{hold_id}}/capture")
+@router.post(f"{AUTHORIZATIONS}/{{hold_id}}/capture")
 async def capture_authorization(request: Request, hold_id: str,
                                 account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
     return await capture(runtime_of(request), {"account_id": account_id, "hold_id": hold_id},
                          await request.body())
 
 
-@router.post(f"{BASE}/authorizations/{{hold_id}}/void")
+@router.post(f"{AUTHORIZATIONS}/{{hold_id}}/void")
 async def void_authorization(request: Request, hold_id: str,
                              account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
     return await void(runtime_of(request), {"account_id": account_id, "hold_id": hold_id},
                       await request.body())
 
 
-@router.get(f"{BASE}/authorizations/{{hold_id}}")
+@router.get(f"{AUTHORIZATIONS}/{{hold_id}}")
 async def get_authorization(request: Request, hold_id: str,
                             account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     runtime = runtime_of(request)
