@@ -96,25 +96,33 @@ def insert_ignore_sql(table: Table, columns: Sequence[str], *, returning: bool) 
     return sql
 
 
-def account_rows_with_ids(conn: Connection, select_from: str, id_column: str,
-                          account_id: str, ids: Collection[str]) -> list[tuple[Any, ...]]:
-    """`<select_from> WHERE account_id = ? AND <id_column> IN (ids)`.
+def account_rows_with_ids(conn: Connection, table: str, columns: Sequence[str],
+                          id_column: str, account_id: str,
+                          ids: Collection[str]) -> list[tuple[Any, ...]]:
+    """The `columns` of the account's rows in `table` whose `id_column` is one of `ids`.
 
-    The hot paths look up a batch's ids this way: one statement (ANY on PostgreSQL, chunks of
-    IN lists on SQLite).
+    The hot paths look up a batch's ids this way, in one statement. On PostgreSQL each id is
+    looked up on its own through the (account, id) key: written as `id = ANY(ids)`, a plan
+    made while the table was small (psycopg prepares repeated statements, and PostgreSQL then
+    reuses a generic plan) filters every row of the account instead, and slows down as the
+    account's history grows. On SQLite: chunks of IN lists.
     """
     if not ids:
         return []
     cur = cursor(conn)
+    names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        cur.execute(f"{select_from} WHERE account_id = %s AND {id_column} = ANY(%s)",
-                    (account_id, list(ids)))
+        found = ", ".join(f"found.{c}" for c in columns)
+        cur.execute(f"SELECT {found} FROM unnest(%s::text[]) AS wanted(wanted_id) "
+                    f"CROSS JOIN LATERAL (SELECT {names} FROM {table} WHERE account_id = %s "
+                    f"AND {id_column} = wanted.wanted_id LIMIT 1) AS found",
+                    (list(ids), account_id))
         return list(cur.fetchall())
     ordered = list(ids)
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[start:start + _IN_CHUNK]
-        cur.execute(f"{select_from} WHERE account_id = ? "
+        cur.execute(f"SELECT {names} FROM {table} WHERE account_id = ? "
                     f"AND {id_column} IN ({', '.join('?' * len(chunk))})", (account_id, *chunk))
         rows.extend(cur.fetchall())
     return rows

@@ -26,8 +26,7 @@ FINISH_AUTHORIZATION = Sql(
 def find_authorizations(conn: Connection, account_id: str,
                         ids: Collection[str]) -> dict[str, dict[str, Any]]:
     """The account's authorizations with these ids, by id."""
-    rows = account_rows_with_ids(conn, f"SELECT {', '.join(AUTH_COLUMNS)} FROM authorizations",
-                                 "id", account_id, ids)
+    rows = account_rows_with_ids(conn, "authorizations", AUTH_COLUMNS, "id", account_id, ids)
     found = (dict(zip(AUTH_COLUMNS, row, strict=True)) for row in rows)
     return {str(record["id"]): record for record in found}
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, text
 
 from creditgate.kernel.db import metadata
+
+_ACTIVE = text("status = 'active'")
 
 # One row per account that has a limit or has ever held funds: read once per decision.
 account_limits = Table(
@@ -37,6 +39,11 @@ authorizations = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Column("captured_microcents", BigInteger, nullable=True),
     Column("finished_ms", BigInteger, nullable=True),
-    Index("ix_authorizations_due", "status", "expires_ms"),
-    Index("ix_authorizations_account_due", "account_id", "status", "expires_ms"),
+    # Only active holds are indexed by expiry: the sweep and the per-account release ask for
+    # nothing else, and a hold is looked up by id through the primary key alone (see
+    # migration 0003).
+    Index("ix_authorizations_active_due", "expires_ms", "account_id",
+          postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+    Index("ix_authorizations_account_active", "account_id", "expires_ms",
+          postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
 )

@@ -105,7 +105,7 @@ def _new_events(conn: Connection, account_id: str,
 def stored_event_ids(conn: Connection, account_id: str, ids: Collection[str]) -> set[str]:
     """Which of these event ids the account has stored already."""
     return {str(row[0]) for row in account_rows_with_ids(
-        conn, "SELECT event_id FROM usage_events", "event_id", account_id, ids)}
+        conn, "usage_events", ["event_id"], "event_id", account_id, ids)}
 
 
 _EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provider", "model",

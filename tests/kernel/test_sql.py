@@ -1,0 +1,102 @@
+"""The hot paths' id lookups on PostgreSQL keep using the (account, id) key whatever plan the
+server caches for them.
+
+psycopg prepares a statement it has run five times, and PostgreSQL may then run it with a
+generic plan made from the table's statistics. Made while an account's history was small,
+that plan read every row of the account and filtered it, so each lookup slowed down as the
+history grew (authorizations on PostgreSQL ran at half speed within seconds). The test forces
+the generic plan on statistics taken while the table was empty and reads the plan PostgreSQL
+really ran, through auto_explain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+
+from creditgate.kernel.db import Database
+from creditgate.limits.queries import find_authorizations
+from creditgate.usage.service import stored_event_ids
+from tests.conftest import Account, truncate_all
+
+HISTORY = 3_000
+
+
+def _record_plans(conn: Connection) -> Callable[[], list[dict[str, Any]]]:
+    """From here on, PostgreSQL sends the plan of every statement it runs as a notice; the
+    function returned parses those received so far."""
+    notices: list[str] = []
+    raw: Any = conn.connection.dbapi_connection
+    raw.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+    for setting in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+                    "SET auto_explain.log_format = json", "SET auto_explain.log_level = notice",
+                    "SET client_min_messages = notice",
+                    "SET plan_cache_mode = force_generic_plan"):
+        conn.exec_driver_sql(setting)
+    return lambda: [json.loads(n[n.index("{"):]) for n in notices if "{" in n]
+
+
+def _scans_of(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    found = [node] if node.get("Relation Name") == table else []
+    for child in node.get("Plans", []):
+        found += _scans_of(child, table)
+    return found
+
+
+def _assert_keyed(plans: list[dict[str, Any]], table: str, id_column: str) -> None:
+    scans = [scan for plan in plans for scan in _scans_of(plan["Plan"], table)]
+    assert len(scans) >= 6, "every lookup's plan was reported"
+    for scan in scans:
+        assert id_column in scan.get("Index Cond", ""), json.dumps(scan)
+        assert "Filter" not in scan and "Recheck Cond" not in scan, json.dumps(scan)
+
+
+@pytest.fixture
+def db_url(postgres_url: str) -> str:
+    """PostgreSQL only: the cached-plan hazard is its own."""
+    truncate_all(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
+def history(runtime: Any, account: Account) -> str:
+    """An account with HISTORY usage events and authorizations, on statistics taken while the
+    tables were empty."""
+    db: Database = runtime.db
+    with db.write() as conn:
+        conn.exec_driver_sql("ANALYZE usage_events")
+        conn.exec_driver_sql("ANALYZE authorizations")
+    with db.write() as conn:
+        conn.execute(text(
+            "INSERT INTO usage_events (account_id, event_id, timestamp_ms, gateway_id, provider,"
+            " model, input_tokens, output_tokens, cost_microcents, received_ms)"
+            " SELECT :a, 'e' || n, 0, '', '', '', 0, 0, 1, 0 FROM generate_series(1, :n) n"),
+            {"a": account.id, "n": HISTORY})
+        conn.execute(text(
+            "INSERT INTO authorizations (account_id, id, amount_microcents, provider, model,"
+            " status, created_ms, expires_ms)"
+            " SELECT :a, 'h' || n, 1, '', '', 'voided', 0, 0 FROM generate_series(1, :n) n"),
+            {"a": account.id, "n": HISTORY})
+    return account.id
+
+
+def test_event_id_lookups_use_the_key(runtime: Any, history: str) -> None:
+    with runtime.db.write() as conn:
+        plans = _record_plans(conn)
+        for round_ in range(8):  # psycopg prepares from the sixth run on
+            wanted = {f"e{round_ * 10 + i}" for i in range(1, 11)} | {"missing"}
+            assert stored_event_ids(conn, history, wanted) == wanted - {"missing"}
+        _assert_keyed(plans(), "usage_events", "event_id")
+
+
+def test_authorization_lookups_use_the_key(runtime: Any, history: str) -> None:
+    with runtime.db.write() as conn:
+        plans = _record_plans(conn)
+        for round_ in range(8):
+            wanted = {f"h{round_ * 10 + i}" for i in range(1, 11)}
+            assert set(find_authorizations(conn, history, wanted)) == wanted
+        _assert_keyed(plans(), "authorizations", "id")
