@@ -12,43 +12,22 @@ really ran, through auto_explain.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from creditgate.kernel.db import Database
 from creditgate.limits.queries import find_authorizations
 from creditgate.usage.service import stored_event_ids
 from tests.conftest import Account, truncate_all
+from tests.plans import record_postgres_plans, scans_of
 
 HISTORY = 3_000
 
 
-def _record_plans(conn: Connection) -> Callable[[], list[dict[str, Any]]]:
-    """From here on, PostgreSQL sends the plan of every statement it runs as a notice; the
-    function returned parses those received so far."""
-    notices: list[str] = []
-    raw: Any = conn.connection.dbapi_connection
-    raw.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
-    for setting in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
-                    "SET auto_explain.log_format = json", "SET auto_explain.log_level = notice",
-                    "SET client_min_messages = notice",
-                    "SET plan_cache_mode = force_generic_plan"):
-        conn.exec_driver_sql(setting)
-    return lambda: [json.loads(n[n.index("{"):]) for n in notices if "{" in n]
-
-
-def _scans_of(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    found = [node] if node.get("Relation Name") == table else []
-    for child in node.get("Plans", []):
-        found += _scans_of(child, table)
-    return found
-
-
 def _assert_keyed(plans: list[dict[str, Any]], table: str, id_column: str) -> None:
-    scans = [scan for plan in plans for scan in _scans_of(plan["Plan"], table)]
+    scans = [scan for plan in plans for scan in scans_of(plan["Plan"], table)]
     assert len(scans) >= 6, "every lookup's plan was reported"
     for scan in scans:
         assert id_column in scan.get("Index Cond", ""), json.dumps(scan)
@@ -86,7 +65,7 @@ def history(runtime: Any, account: Account) -> str:
 
 def test_event_id_lookups_use_the_key(runtime: Any, history: str) -> None:
     with runtime.db.write() as conn:
-        plans = _record_plans(conn)
+        plans = record_postgres_plans(conn)
         for round_ in range(8):  # psycopg prepares from the sixth run on
             wanted = {f"e{round_ * 10 + i}" for i in range(1, 11)} | {"missing"}
             assert stored_event_ids(conn, history, wanted) == wanted - {"missing"}
@@ -95,7 +74,7 @@ def test_event_id_lookups_use_the_key(runtime: Any, history: str) -> None:
 
 def test_authorization_lookups_use_the_key(runtime: Any, history: str) -> None:
     with runtime.db.write() as conn:
-        plans = _record_plans(conn)
+        plans = record_postgres_plans(conn)
         for round_ in range(8):
             wanted = {f"h{round_ * 10 + i}" for i in range(1, 11)}
             assert set(find_authorizations(conn, history, wanted)) == wanted

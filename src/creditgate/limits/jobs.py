@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from creditgate.kernel.db import lock_account
 from creditgate.kernel.runtime import Runtime
 from creditgate.limits import state
-from creditgate.limits.tables import authorizations
+from creditgate.limits.tables import ACTIVE, authorizations
 
 SWEEP_EVERY_MS = 5_000
 _ACCOUNTS_PER_PASS = 500
+
+
+def accounts_with_due_holds(now_ms: int) -> Select[str]:
+    return (select(authorizations.c.account_id).distinct()
+            .where(ACTIVE, authorizations.c.expires_ms <= now_ms).limit(_ACCOUNTS_PER_PASS))
 
 
 def release_expired_holds(runtime: Runtime) -> None:
     """Expire every hold past its TTL, one account per transaction."""
     now = runtime.clock.now_ms()
     with runtime.db.read() as conn:
-        due = conn.execute(
-            select(authorizations.c.account_id).distinct()
-            .where(authorizations.c.status == "active", authorizations.c.expires_ms <= now)
-            .limit(_ACCOUNTS_PER_PASS)
-        ).scalars().all()
+        due = conn.execute(accounts_with_due_holds(now)).scalars().all()
     for account_id in due:
         with runtime.db.write() as conn:
             if lock_account(conn, account_id) is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Select, func, select, update
 
 from creditgate.limits import queries
-from creditgate.limits.tables import authorizations
+from creditgate.limits.tables import ACTIVE, authorizations
 from creditgate.limits.windows import Limit
 
 
@@ -49,13 +49,21 @@ def save(conn: Connection, state: LimitState, *, now_ms: int) -> LimitState:
     return replace(state, exists=True)
 
 
+def due_holds(account_id: str, now_ms: int) -> Select[str, int]:
+    """The account's active holds whose TTL has passed."""
+    return (select(authorizations.c.id, authorizations.c.amount_microcents)
+            .where(authorizations.c.account_id == account_id, ACTIVE,
+                   authorizations.c.expires_ms <= now_ms))
+
+
+def earliest_expiry(account_id: str) -> Select[int | None]:
+    return (select(func.min(authorizations.c.expires_ms))
+            .where(authorizations.c.account_id == account_id, ACTIVE))
+
+
 def release_expired(conn: Connection, state: LimitState, *, now_ms: int) -> LimitState:
     """Expire the account's active holds whose TTL has passed; the caller saves the state."""
-    due = conn.execute(
-        select(authorizations.c.id, authorizations.c.amount_microcents)
-        .where(authorizations.c.account_id == state.account_id,
-               authorizations.c.status == "active", authorizations.c.expires_ms <= now_ms)
-    ).all()
+    due = conn.execute(due_holds(state.account_id, now_ms)).all()
     if due:
         conn.execute(
             update(authorizations)
@@ -63,11 +71,7 @@ def release_expired(conn: Connection, state: LimitState, *, now_ms: int) -> Limi
                    authorizations.c.id.in_([r.id for r in due]))
             .values(status="expired", finished_ms=now_ms)
         )
-    earliest = conn.execute(
-        select(func.min(authorizations.c.expires_ms))
-        .where(authorizations.c.account_id == state.account_id,
-               authorizations.c.status == "active")
-    ).scalar_one_or_none()
+    earliest = conn.execute(earliest_expiry(state.account_id)).scalar_one_or_none()
     return replace(state, held_microcents=state.held_microcents - sum(
         int(r.amount_microcents) for r in due), active_holds=state.active_holds - len(due),
         earliest_expiry_ms=None if earliest is None else int(earliest))

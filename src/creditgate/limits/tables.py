@@ -6,7 +6,9 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, T
 
 from creditgate.kernel.db import metadata
 
-_ACTIVE = text("status = 'active'")
+# "The hold is active", as SQL text rather than a bound parameter: PostgreSQL's generic plans
+# can use the partial indexes below only for a query whose condition is this same literal.
+ACTIVE = text("status = 'active'")
 
 # One row per account that has a limit or has ever held funds: read once per decision.
 account_limits = Table(
@@ -40,10 +42,10 @@ authorizations = Table(
     Column("captured_microcents", BigInteger, nullable=True),
     Column("finished_ms", BigInteger, nullable=True),
     # Only active holds are indexed by expiry: the sweep and the per-account release ask for
-    # nothing else, and a hold is looked up by id through the primary key alone (see
-    # migration 0003).
+    # nothing else (filtering on ACTIVE), and a hold is looked up by id through the primary
+    # key alone (see migration 0003).
     Index("ix_authorizations_active_due", "expires_ms", "account_id",
-          postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+          postgresql_where=ACTIVE, sqlite_where=ACTIVE),
     Index("ix_authorizations_account_active", "account_id", "expires_ms",
-          postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+          postgresql_where=ACTIVE, sqlite_where=ACTIVE),
 )
