@@ -6,9 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy import Connection, Executable, event
 
 
 def record_postgres_plans(conn: Connection) -> Callable[[], list[dict[str, Any]]]:
@@ -34,11 +32,19 @@ def scans_of(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
     return found
 
 
-def sqlite_plan(conn: Connection, query: ClauseElement) -> str:
-    """SQLite's EXPLAIN QUERY PLAN of the statement as the code sends it (parameters bound)."""
-    compiled = query.compile(dialect=conn.dialect)
-    assert isinstance(compiled, SQLCompiler)
-    params = compiled.construct_params()
-    positional = tuple(params[name] for name in compiled.positiontup or ())
-    rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional).all()
+def sqlite_plan(conn: Connection, query: Executable) -> str:
+    """SQLite's EXPLAIN QUERY PLAN of the statement exactly as SQLAlchemy sends it (with its
+    IN lists expanded and its parameters bound)."""
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", capture)
+    try:
+        conn.execute(query).all()
+    finally:
+        event.remove(conn, "before_cursor_execute", capture)
+    [(statement, parameters)] = sent
+    rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     return "\n".join(str(row[-1]) for row in rows)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Select, case, func, select
 
-from creditgate.invoices.tables import invoices
+from creditgate.invoices.tables import CREDIT_ENTRIES, invoices
 from creditgate.invoices.taxes import TaxRates, profile_countries, tax_cents
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_whole_cents
 from creditgate.kernel.months import month_end_ms, month_of, month_start_ms, next_month
@@ -148,6 +148,15 @@ class MonthInputs:
     countries: dict[str, str | None]
 
 
+def credit_entries(account_ids: Sequence[str],
+                   before_ms: int) -> Select[str, int, int]:
+    """(account, entry id, microcents) of the accounts' non-usage ledger entries, oldest first."""
+    e = ledger_entries.c
+    return (select(e.account_id, e.id, e.amount_microcents)
+            .where(e.account_id.in_(account_ids), CREDIT_ENTRIES, e.created_ms < before_ms)
+            .order_by(e.account_id, e.created_ms, e.id))
+
+
 def load_inputs(conn: Connection, account_ids: Sequence[str], month: str) -> MonthInputs:
     ids = list(account_ids)
     start_ms, end_ms = month_start_ms(month), month_end_ms(month)
@@ -167,12 +176,7 @@ def load_inputs(conn: Connection, account_ids: Sequence[str], month: str) -> Mon
                                              line.provider, line.model))
     pools: dict[str, list[tuple[int, int]]] = {a: [] for a in ids}
     negative: dict[str, int] = dict.fromkeys(ids, 0)
-    e = ledger_entries.c
-    for account_id, entry_id, amount in conn.execute(
-        select(e.account_id, e.id, e.amount_microcents)
-        .where(e.account_id.in_(ids), e.kind != "usage", e.created_ms < end_ms)
-        .order_by(e.account_id, e.created_ms, e.id)
-    ):
+    for account_id, entry_id, amount in conn.execute(credit_entries(ids, end_ms)):
         if amount > 0:
             pools[account_id].append((int(entry_id), int(amount) // MICROCENTS_PER_CENT))
         else:

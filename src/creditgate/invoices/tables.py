@@ -11,6 +11,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
 )
 
 from creditgate.kernel.db import metadata
@@ -54,6 +55,8 @@ invoices = Table(
 # Statements read one account's month of rollups, and its credit grants without walking every
 # usage debit; both indexes are added by 0002_invoices.
 Index("ix_usage_rollups_account_month", usage_rollups.c.account_id, usage_rollups.c.billing_month)
+# Credit entries are every kind but usage debits. Written as a literal, not a bound parameter:
+# PostgreSQL's generic plans can use the partial index only for a query with this same condition.
+CREDIT_ENTRIES = ledger_entries.c.kind != literal_column("'usage'")
 Index("ix_ledger_account_credits", ledger_entries.c.account_id, ledger_entries.c.created_ms,
-      ledger_entries.c.id, sqlite_where=ledger_entries.c.kind != "usage",
-      postgresql_where=ledger_entries.c.kind != "usage")
+      ledger_entries.c.id, sqlite_where=CREDIT_ENTRIES, postgresql_where=CREDIT_ENTRIES)
