@@ -13,7 +13,7 @@ from sqlalchemy import text
 from creditgate.invoices.statements import credit_entries
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import Account
-from tests.plans import record_postgres_plans, scans_of, sqlite_plan
+from tests.plans import indexes_read, record_postgres_plans, scans_of, sqlite_plan
 
 BEFORE_MS = 1_800_000_000_000
 
@@ -43,4 +43,4 @@ def test_credit_entries_use_the_partial_index(runtime: Runtime, account: Account
         scans = [scan for plan in plans() for scan in scans_of(plan["Plan"], "ledger_entries")]
     assert len(scans) >= 6, "the query's plans were reported"
     for scan in scans:
-        assert scan.get("Index Name") == "ix_ledger_account_credits", scan
+        assert indexes_read(scan) == {"ix_ledger_account_credits"}, scan

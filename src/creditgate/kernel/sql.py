@@ -105,10 +105,12 @@ def account_rows_with_ids(conn: Connection, table: str, columns: Sequence[str],
     looked up on its own through the (account, id) key: written as `id = ANY(ids)`, a plan
     made while the table was small (psycopg prepares repeated statements, and PostgreSQL then
     reuses a generic plan) filters every row of the account instead, and slows down as the
-    account's history grows. On SQLite: chunks of IN lists.
+    account's history grows. On SQLite: chunks of IN lists. An id named twice is looked up
+    once.
     """
     if not ids:
         return []
+    ordered = list(dict.fromkeys(ids))
     cur = cursor(conn)
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
@@ -116,9 +118,8 @@ def account_rows_with_ids(conn: Connection, table: str, columns: Sequence[str],
         cur.execute(f"SELECT {found} FROM unnest(%s::text[]) AS wanted(wanted_id) "
                     f"CROSS JOIN LATERAL (SELECT {names} FROM {table} WHERE account_id = %s "
                     f"AND {id_column} = wanted.wanted_id LIMIT 1) AS found",
-                    (list(ids), account_id))
+                    (ordered, account_id))
         return list(cur.fetchall())
-    ordered = list(ids)
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[start:start + _IN_CHUNK]

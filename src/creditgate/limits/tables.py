@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    literal_column,
+)
 
 from creditgate.kernel.db import metadata
-
-# "The hold is active", as SQL text rather than a bound parameter: PostgreSQL's generic plans
-# can use the partial indexes below only for a query whose condition is this same literal.
-ACTIVE = text("status = 'active'")
 
 # One row per account that has a limit or has ever held funds: read once per decision.
 account_limits = Table(
@@ -41,11 +46,16 @@ authorizations = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Column("captured_microcents", BigInteger, nullable=True),
     Column("finished_ms", BigInteger, nullable=True),
-    # Only active holds are indexed by expiry: the sweep and the per-account release ask for
-    # nothing else (filtering on ACTIVE), and a hold is looked up by id through the primary
-    # key alone (see migration 0003).
-    Index("ix_authorizations_active_due", "expires_ms", "account_id",
-          postgresql_where=ACTIVE, sqlite_where=ACTIVE),
-    Index("ix_authorizations_account_active", "account_id", "expires_ms",
-          postgresql_where=ACTIVE, sqlite_where=ACTIVE),
 )
+
+# "The hold is active", with the status as a literal rather than a bound parameter:
+# PostgreSQL's generic plans can use the partial indexes below only for a query whose
+# condition is this same literal.
+ACTIVE = authorizations.c.status == literal_column("'active'")
+# Only active holds are indexed by expiry: the sweep and the per-account release ask for
+# nothing else (filtering on ACTIVE), and a hold is looked up by id through the primary key
+# alone (see migration 0003).
+Index("ix_authorizations_active_due", authorizations.c.expires_ms, authorizations.c.account_id,
+      postgresql_where=ACTIVE, sqlite_where=ACTIVE)
+Index("ix_authorizations_account_active", authorizations.c.account_id,
+      authorizations.c.expires_ms, postgresql_where=ACTIVE, sqlite_where=ACTIVE)
