@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    literal_column,
-)
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, literal_column
 
 from creditgate.kernel.db import metadata
 
