@@ -34,11 +34,21 @@ def record_postgres_plans(conn: Connection) -> Callable[[], list[dict[str, Any]]
     return lambda: [json.loads(n[n.index("{"):]) for n in notices if "{" in n]
 
 
-def scans_of(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
+# psycopg prepares a statement on its sixth run; running it this often reaches the prepared
+# (generic) plan whatever the statement.
+RUNS_PAST_PREPARE = 8
+
+
+def table_scans(plans: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
+    """Every node of these auto_explain plans that reads `table`."""
+    return [scan for plan in plans for scan in _scans_of(plan["Plan"], table)]
+
+
+def _scans_of(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
     """The plan nodes under `node` that read `table`."""
     found = [node] if node.get("Relation Name") == table else []
     for child in node.get("Plans", []):
-        found += scans_of(child, table)
+        found += _scans_of(child, table)
     return found
 
 

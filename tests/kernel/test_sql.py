@@ -23,7 +23,7 @@ from creditgate.kernel.db import Database
 from creditgate.limits.queries import find_authorizations
 from creditgate.usage.service import stored_event_ids
 from tests.conftest import Account, truncate_all
-from tests.plans import record_postgres_plans, scans_of
+from tests.plans import RUNS_PAST_PREPARE, record_postgres_plans, table_scans
 
 HISTORY = 3_000
 TABLES = ("usage_events", "authorizations")
@@ -33,7 +33,7 @@ def _assert_keyed(plans: list[dict[str, Any]], table: str, id_column: str) -> No
     # The id column compared in the index condition, e.g. "((id)::text = wanted.wanted_id)"
     # or "(event_id = ANY ($2))"; "account_id" alone must not pass for "id".
     on_id = re.compile(rf"\(\(?{id_column}\)?(::text)? = ")
-    scans = [scan for plan in plans for scan in scans_of(plan["Plan"], table)]
+    scans = table_scans(plans, table)
     assert len(scans) >= 6, "every lookup's plan was reported"
     for scan in scans:
         assert on_id.search(scan.get("Index Cond", "")), json.dumps(scan)
@@ -76,7 +76,7 @@ def history(runtime: Any, account: Account) -> Iterator[str]:
 def test_event_id_lookups_use_the_key(runtime: Any, history: str) -> None:
     with runtime.db.write() as conn:
         plans = record_postgres_plans(conn)
-        for round_ in range(8):  # psycopg prepares from the sixth run on
+        for round_ in range(RUNS_PAST_PREPARE):
             wanted = {f"e{round_ * 10 + i}" for i in range(1, 11)} | {"missing"}
             assert stored_event_ids(conn, history, wanted) == wanted - {"missing"}
         _assert_keyed(plans(), "usage_events", "event_id")
@@ -85,7 +85,7 @@ def test_event_id_lookups_use_the_key(runtime: Any, history: str) -> None:
 def test_authorization_lookups_use_the_key(runtime: Any, history: str) -> None:
     with runtime.db.write() as conn:
         plans = record_postgres_plans(conn)
-        for round_ in range(8):
+        for round_ in range(RUNS_PAST_PREPARE):
             wanted = {f"h{round_ * 10 + i}" for i in range(1, 11)}
             assert set(find_authorizations(conn, history, wanted)) == wanted
         _assert_keyed(plans(), "authorizations", "id")
