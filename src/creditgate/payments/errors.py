@@ -12,3 +12,5 @@ NO_DEFAULT_PAYMENT_METHOD = ErrorCode(3005, 409, "A default payment method is re
 WEBHOOK_SIGNATURE_INVALID = ErrorCode(3006, 400, "Webhook signature missing or invalid")
 PROCESSOR_UNAVAILABLE = ErrorCode(3007, 503, "Payment processor unavailable",
                                   retryable=True)
+IDEMPOTENCY_KEY_REUSED = ErrorCode(3008, 409,
+                                   "Idempotency key already used with a different request")

@@ -15,7 +15,7 @@ from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.requests import read_json_object
 from creditgate.kernel.runtime import runtime_of
-from creditgate.payments import auto_topup, errors, methods, topups, webhooks
+from creditgate.payments import auto_topup, errors, methods, topup_keys, topups, webhooks
 from creditgate.payments.validation import cents, check_fields, optional_id
 
 router = APIRouter()
@@ -52,11 +52,13 @@ async def post_topup(request: Request,
                      account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     runtime = runtime_of(request)
     body = await read_json_object(request)
-    check_fields(body, required=("amount",), optional=("payment_method_id",))
+    check_fields(body, required=("amount",), optional=("payment_method_id", "idempotency_key"))
     amount = cents(body, "amount", minimum=topups.MIN_TOPUP_CENTS,
                    maximum=topups.max_topup_cents(runtime))
-    method = optional_id(body, "payment_method_id")
-    return ok(await run_in_threadpool(topups.create_manual, runtime, account_id, amount, method))
+    key = topup_keys.checked_key(request.headers.get("idempotency-key"),
+                                 body.get("idempotency_key"))
+    topup = topup_keys.TopupRequest(amount, optional_id(body, "payment_method_id"), key)
+    return ok(await run_in_threadpool(topups.create_manual, runtime, account_id, topup))
 
 
 @router.post(f"{BASE}/status")
@@ -65,7 +67,9 @@ async def post_topup_status(request: Request,
     body = await read_json_object(request)
     check_fields(body, required=("payment_intent_id",))
     topup_id = optional_id(body, "payment_intent_id")
-    assert topup_id is not None
+    if topup_id is None:
+        raise ApiError(core_errors.INVALID_FIELD, "/payment_intent_id: must be a top-up id",
+                       "/payment_intent_id")
     return ok(await run_in_threadpool(topups.status, runtime_of(request), account_id, topup_id))
 
 

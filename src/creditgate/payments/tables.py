@@ -64,6 +64,9 @@ topups = Table(
     Column("failure_reason", String(500), nullable=True),
     # Auto top-ups: "auto_topup:<account>:<seq>", so a retried job finds its own top-up.
     Column("trigger_key", String(200), nullable=True, unique=True),
+    # Manual top-ups: the answer's `onboarding` (a default card was on file), kept so that a
+    # replayed request answers exactly what the first one did.
+    Column("onboarding", Boolean, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_topups_account", "account_id", "created_ms"),
@@ -94,4 +97,17 @@ sandbox_intents = Table(
     Column("client_secret", String(128), nullable=False),
     Column("failure", String(500), nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+# Idempotency keys of manual top-ups (the `Idempotency-Key` header or body field): a retry with
+# the same key within KEY_TTL_MS answers the first top-up instead of charging again.
+topup_keys = Table(
+    "topup_keys", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("topup_id", String(64), ForeignKey("topups.id"), nullable=False),
+    # SHA-256 of the request's canonical body: the same key with another body is a 409.
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "key", name="pk_topup_keys"),
 )

@@ -35,6 +35,12 @@ from creditgate.payments.processor import (
 )
 from creditgate.payments.store import ensure_payment_account, method_of, payment_account
 from creditgate.payments.tables import payment_accounts, topups
+from creditgate.payments.topup_keys import (
+    DEFAULT_DUPLICATE_WINDOW_SECONDS,
+    TopupRequest,
+    earlier_topup,
+    remember,
+)
 from creditgate.worker import outbox
 
 MIN_TOPUP_CENTS = 1000
@@ -61,7 +67,8 @@ def ledger_reference(topup_id: str) -> str:
 
 def open_topup(conn: Connection, *, account_id: str, origin: str, amount_cents: int,
                payment_method_id: str | None, now_ms: int,
-               trigger_key: str | None = None) -> dict[str, Any]:
+               trigger_key: str | None = None, onboarding: bool | None = None,
+               ) -> dict[str, Any]:
     """Insert the pending top-up and its open invoice (the account row is locked)."""
     topup_id = new_prefixed_id("in")
     created_s = now_ms // 1000
@@ -81,7 +88,8 @@ def open_topup(conn: Connection, *, account_id: str, origin: str, amount_cents: 
     row = {"id": topup_id, "account_id": account_id, "origin": origin,
            "amount_cents": amount_cents, "status": "pending",
            "payment_method_id": payment_method_id, "intent_id": None, "client_secret": None,
-           "failure_reason": None, "trigger_key": trigger_key, "created_ms": now_ms,
+           "failure_reason": None, "trigger_key": trigger_key, "onboarding": onboarding,
+           "created_ms": now_ms,
            "updated_ms": now_ms}
     conn.execute(insert(topups).values(**row))
     return row
@@ -189,36 +197,61 @@ def settle_locked(runtime: Runtime, topup: dict[str, Any], outcome: Outcome) -> 
         return settle(conn, topup["id"], outcome, runtime.clock.now_ms())
 
 
-def create_manual(runtime: Runtime, account_id: str, amount_cents: int,
-                  payment_method_id: str | None) -> dict[str, Any]:
+def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> dict[str, Any]:
+    """Start a top-up, or answer the earlier one this request repeats (payments/topup_keys)."""
     now = runtime.clock.now_ms()
     with runtime.db.write() as conn:
         lock_account(conn, account_id)
-        pa = ensure_payment_account(conn, account_id, now)
-        onboarded = pa["default_method_id"] is not None
-        method_id = payment_method_id or pa["default_method_id"]
-        method = None if method_id is None else method_of(conn, account_id, method_id)
-        if payment_method_id is not None and method is None:
-            raise ApiError(errors.UNKNOWN_PAYMENT_METHOD,
-                           f"No payment method {payment_method_id!r} on this account",
-                           "/payment_method_id")
-        topup = open_topup(conn, account_id=account_id, origin="manual_topup",
-                           amount_cents=amount_cents, payment_method_id=method_id, now_ms=now)
-        # Should this request die between the charge and the credit, the worker finishes it.
-        outbox.enqueue(conn, kind="topup_reconcile", now_ms=now, account_id=account_id,
-                       payload={"topup_id": topup["id"]}, run_after_ms=now + RECONCILE_AFTER_MS,
-                       dedupe_key=f"topup_reconcile:{topup['id']}")
-    try:
-        outcome: Outcome | None = ask_processor(runtime, topup)
-    except ProcessorUnavailable:
-        outcome = None
-    if outcome is not None:
-        topup = settle_locked(runtime, topup, outcome)
-    if isinstance(outcome, Declined):
-        raise ApiError(errors.PAYMENT_DECLINED, f"The payment was declined: {outcome.reason}")
+        topup = earlier_topup(conn, account_id, request, now, duplicate_window_ms(runtime))
+        if topup is None:
+            topup = _open_manual(conn, account_id, request, now)
+            remember(conn, account_id, request, topup["id"], now)
+        method = (None if topup["payment_method_id"] is None
+                  else method_of(conn, account_id, topup["payment_method_id"]))
+    if topup["status"] == "pending":
+        # A repeat charges with the first one's key: the processor answers the same charge.
+        try:
+            outcome: Outcome | None = ask_processor(runtime, topup)
+        except ProcessorUnavailable:
+            outcome = None
+        if outcome is not None:
+            topup = settle_locked(runtime, topup, outcome)
+    return _answer(topup, method)
+
+
+def duplicate_window_ms(runtime: Runtime) -> int:
+    seconds = runtime.settings.get("topup_duplicate_window_seconds",
+                                   str(DEFAULT_DUPLICATE_WINDOW_SECONDS))
+    return int(seconds) * 1000
+
+
+def _open_manual(conn: Connection, account_id: str, request: TopupRequest,
+                 now: int) -> dict[str, Any]:
+    pa = ensure_payment_account(conn, account_id, now)
+    method_id = request.payment_method_id or pa["default_method_id"]
+    if request.payment_method_id is not None and method_of(conn, account_id,
+                                                           request.payment_method_id) is None:
+        raise ApiError(errors.UNKNOWN_PAYMENT_METHOD,
+                       f"No payment method {request.payment_method_id!r} on this account",
+                       "/payment_method_id")
+    topup = open_topup(conn, account_id=account_id, origin="manual_topup",
+                       amount_cents=request.amount_cents, payment_method_id=method_id,
+                       now_ms=now, onboarding=pa["default_method_id"] is not None)
+    # Should this request die between the charge and the credit, the worker finishes it.
+    outbox.enqueue(conn, kind="topup_reconcile", now_ms=now, account_id=account_id,
+                   payload={"topup_id": topup["id"]}, run_after_ms=now + RECONCILE_AFTER_MS,
+                   dedupe_key=f"topup_reconcile:{topup['id']}")
+    return topup
+
+
+def _answer(topup: dict[str, Any], method: dict[str, Any] | None) -> dict[str, Any]:
+    """The answer to a manual top-up, from its row alone, so a repeat answers the same."""
+    if topup["status"] == "failed":
+        raise ApiError(errors.PAYMENT_DECLINED,
+                       f"The payment was declined: {topup['failure_reason']}")
     result: dict[str, Any] = {
         "client_secret": topup["client_secret"] if topup["status"] == "pending" else None,
-        "onboarding": onboarded, "payment_intent_id": topup["id"],
+        "onboarding": bool(topup["onboarding"]), "payment_intent_id": topup["id"],
     }
     if method is not None:
         result.update(brand=method["brand"], last4=method["last4"])
