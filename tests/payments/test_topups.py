@@ -190,6 +190,15 @@ def test_status_of_unknown_or_foreign_top_up_is_404(client: Any, account: Accoun
         assert error_of(response)["code"] == 3004
 
 
+@pytest.mark.parametrize("body", [{"payment_intent_id": None}, {"payment_intent_id": ""},
+                                  {"payment_intent_id": 7}, {}])
+def test_status_without_a_top_up_id_is_a_400(client: Any, account: Account, body: Any) -> None:
+    response = client.post(account.url("ai-gateway/billing/topup/status"), json=body,
+                           headers=account.headers)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["source"]["pointer"] == "/payment_intent_id"
+
+
 def test_limits(client: Any, account: Account) -> None:
     response = client.get(account.url("ai-gateway/billing/topup/limits"), headers=account.headers)
     assert response.json()["result"] == {"min_cents": 1000, "max_cents": 100000,
