@@ -168,7 +168,14 @@ def test_a_declined_card_grants_nothing(stripe_server: Server) -> None:
         sdk.ai_gateway.billing.topup.create(account_id=server.account_id, amount=1000)
     assert raised.value.status_code == 402
     assert "declined" in str(raised.value.body)
-    time.sleep(1.5)  # the emulator's payment_failed webhook arrives
+
+    def failed() -> list[dict[str, Any]]:
+        return [e for e in inbox(server) if e["type"] == "payment_intent.payment_failed"
+                and e["handled_ms"] is not None]
+
+    # The emulator's payment_failed webhook arrived and was handled: still nothing credited.
+    [event] = wait(failed)
+    assert server.account_id in event["payload"]  # the charge's metadata names the account
     assert balance(sdk, server).balance == 0
     unknown = httpx.post(f"{server.base_url}/accounts/{server.account_id}/billing/profile/"
                          "payment-method", json={"payment_method": "pm_nope"},

@@ -38,10 +38,6 @@ class ApiError(Exception):
         return f"{self.error.code} {self.message}"
 
 
-def fail(error: ErrorCode, message: str, pointer: str | None = None) -> ApiError:
-    return ApiError(error, message, pointer)
-
-
 # Authentication and routing (Cloudflare's own codes where it has one).
 AUTH_MISSING = ErrorCode(10000, 401, "Authentication error: missing or invalid credentials")
 AUTH_FORBIDDEN = ErrorCode(10000, 403, "Authentication error: the token lacks the permission")

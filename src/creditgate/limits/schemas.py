@@ -20,7 +20,6 @@ MIN_LIMIT_CENTS = 100
 MAX_LIMIT_CENTS = 10**12  # $10 billion: keeps microcents far inside a signed 64-bit integer.
 MIN_TTL_SECONDS = 1
 MAX_TTL_SECONDS = 24 * 3600
-DEFAULT_TTL_SECONDS = 600
 
 
 def _bad(pointer: str, message: str, code: errors.ErrorCode = errors.INVALID_FIELD) -> ApiError:
