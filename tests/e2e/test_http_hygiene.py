@@ -1,7 +1,7 @@
 """HTTP hygiene over a real socket (issue 19).
 
 A trailing slash is served as the route without it, never redirected to the site the `Host`
-header names.
+header names; every 405 names the methods the path serves in `Allow`.
 
 Requests go over a plain socket, not an HTTP client: a client library quietly opens a new
 connection when the server drops one, which would hide exactly the fault under test.
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.e2e
 
 EVIL = "evil.example"
 BILLING = "ai-gateway/billing"
+NOT_ALLOWED = {"success": False, "messages": [], "result": None,
+               "errors": [{"code": 7001, "message": "Method not allowed for this route"}]}
 
 
 @dataclass
@@ -125,3 +127,28 @@ def test_a_trailing_slash_is_served_and_never_redirected_to_the_host(
     for answer in (verify, authorized, captured, hold, balance, *unknown):
         assert "location" not in answer.headers
         assert EVIL.encode() not in answer.raw
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("TRACE", "/client/v4/user/tokens/verify", "GET"),
+    # One route per method: Starlette's own Allow names only the first.
+    ("TRACE", f"/client/v4/accounts/{{account}}/{BILLING}/spending-limit", "GET, POST, DELETE"),
+    ("PUT", f"/client/v4/accounts/{{account}}/{BILLING}/spending-limit/", "GET, POST, DELETE"),
+    ("TRACE", "/client/v4/accounts/{account}/billing/profile",
+     "GET, POST, PUT, PATCH, DELETE"),
+    # The fast lane's paths.
+    ("GET", f"/client/v4/accounts/{{account}}/{BILLING}/authorizations", "POST"),
+    ("DELETE", f"/client/v4/accounts/{{account}}/{BILLING}/authorizations/h/void", "POST"),
+    ("POST", "/client/v4/openapi.json", "GET, HEAD"),
+    ("GET", "/webhooks/stripe", "POST"),
+])
+def test_every_405_names_the_allowed_methods(served: Server, conn: RawConnection, method: str,
+                                             path: str, allow: str) -> None:
+    answer = conn.request(method, path.format(account=served.account_id),
+                          headers=served.headers())
+    assert (answer.status, answer.headers.get("allow"), answer.json()) == (405, allow,
+                                                                          NOT_ALLOWED)
+    assert answer.headers["x-should-retry"] == "false"
+    # A refusal leaves the connection open.
+    assert conn.request("GET", "/client/v4/user/tokens/verify",
+                        headers=served.headers()).status == 200

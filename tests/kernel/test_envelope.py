@@ -20,6 +20,14 @@ def test_wrong_method_is_an_envelope(client: Any, account: Account) -> None:
                              headers=account.headers)
     assert response.status_code == 405
     assert error_of(response)["code"] == 7001
+    assert response.headers["allow"] == "GET"
+
+
+def test_allow_names_every_route_of_the_path(client: Any, account: Account) -> None:
+    response = client.request("TRACE", account.url("ai-gateway/billing/spending-limit"),
+                              headers=account.headers)
+    assert (response.status_code, error_of(response)["code"]) == (405, 7001)
+    assert response.headers["allow"] == "GET, POST, DELETE"
 
 
 def test_success_envelope_shape(client: Any, account: Account) -> None:
