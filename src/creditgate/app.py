@@ -16,7 +16,12 @@ from creditgate.composition import (
     build_runtime,
     build_worker,
 )
-from creditgate.kernel.envelope import BodyLimitMiddleware, JSONResponse, install_error_handlers
+from creditgate.kernel.envelope import (
+    ANSWERED_CRASH,
+    BodyLimitMiddleware,
+    JSONResponse,
+    install_error_handlers,
+)
 from creditgate.kernel.fastlane import FastLane
 from creditgate.kernel.runtime import Runtime
 from creditgate.settings import Settings
@@ -36,7 +41,16 @@ class CreditgateApp(FastAPI):
         await (self.outer or self.framework)(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await FastAPI.__call__(self, scope, receive, send)
+        try:
+            await FastAPI.__call__(self, scope, receive, send)
+        except Exception as exc:
+            # An exception the crash handler answered (the envelope 500, logged with its
+            # traceback) comes back up here only to reach the server, which would log it again
+            # and close the keep-alive connection: the client's next request on it would meet
+            # a reset, which retrying SDKs take for a network fault. If the answer had already
+            # begun, it stays incomplete and uvicorn closes the connection, as it must.
+            if scope.pop(ANSWERED_CRASH, None) is not exc:
+                raise
 
 
 def _drop_trailing_slashes(scope: Scope) -> None:

@@ -1,7 +1,8 @@
-"""HTTP hygiene over a real socket (issue 19).
+"""HTTP hygiene over a real socket (issue 19, items 7-9).
 
 A trailing slash is served as the route without it, never redirected to the site the `Host`
-header names; every 405 names the methods the path serves in `Allow`.
+header names; an unhandled exception answers the envelope 500 and leaves the keep-alive
+connection usable; every 405 names the methods the path serves in `Allow`.
 
 Requests go over a plain socket, not an HTTP client: a client library quietly opens a new
 connection when the server drops one, which would hide exactly the fault under test.
@@ -9,14 +10,21 @@ connection when the server drops one, which would hide exactly the fault under t
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
+import uvicorn
 
+from creditgate.app import create_app
+from creditgate.kernel.runtime import Runtime
+from tests.conftest import Account
 from tests.e2e.conftest import Server, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +33,8 @@ EVIL = "evil.example"
 BILLING = "ai-gateway/billing"
 NOT_ALLOWED = {"success": False, "messages": [], "result": None,
                "errors": [{"code": 7001, "message": "Method not allowed for this route"}]}
+INTERNAL = {"success": False, "messages": [], "result": None,
+            "errors": [{"code": 1500, "message": "Internal error; it has been logged"}]}
 
 
 @dataclass
@@ -152,3 +162,78 @@ def test_every_405_names_the_allowed_methods(served: Server, conn: RawConnection
     # A refusal leaves the connection open.
     assert conn.request("GET", "/client/v4/user/tokens/verify",
                         headers=served.headers()).status == 200
+
+
+# In-process: the app with a route of the test's own, on a real uvicorn server in a thread.
+
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    """`app` on a loopback port. The socket listens before the server starts, so connections
+    wait in its backlog: no polling for readiness."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    # log_config=None leaves uvicorn's loggers to propagate, so caplog sees what it logs.
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+class CrashingCommitter:
+    async def submit(self, account_id: str, work: Any) -> Any:
+        raise RuntimeError("committer down")
+
+
+def _crash_logs(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.name, str(r.exc_info[1])) for r in caplog.records
+            if r.levelno >= logging.ERROR and r.exc_info and r.exc_info[1] is not None]
+
+
+def test_a_crash_answers_500_and_the_connection_stays_usable(
+        runtime: Runtime, account: Account, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(runtime)
+
+    async def explode() -> None:
+        raise RuntimeError("handler exploded")
+
+    app.add_api_route("/client/v4/test-crash", explode, methods=["GET"])
+    with serving(app) as port:
+        conn = RawConnection(port)
+        try:
+            crashed = conn.request("GET", "/client/v4/test-crash")
+            after = conn.request("GET", "/client/v4/user/tokens/verify", headers=account.headers)
+        finally:
+            conn.close()
+    assert (crashed.status, crashed.json(), crashed.headers["x-should-retry"]) == (
+        500, INTERNAL, "true")
+    assert "connection" not in crashed.headers  # no `Connection: close`
+    assert (after.status, after.json()["result"]["status"]) == (200, "active")
+    # Logged once, with its traceback, by creditgate; the server never saw it.
+    assert _crash_logs(caplog) == [("creditgate", "handler exploded")]
+
+
+@pytest.mark.parametrize("fast_lane", [True, False])
+def test_a_crash_in_a_hot_route_keeps_the_connection(
+        runtime: Runtime, account: Account, caplog: pytest.LogCaptureFixture,
+        fast_lane: bool) -> None:
+    """The real authorize route, fast lane and framework, with its committer failing."""
+    runtime.services["limits_committer"] = CrashingCommitter()
+    path = f"{account.url(BILLING)}/authorizations"
+    with serving(create_app(runtime, fast_lane=fast_lane)) as port:
+        conn = RawConnection(port)
+        try:
+            answers = [conn.request("POST", path, headers=account.headers,
+                                    body={"id": f"a{i}", "amount": 1}) for i in range(2)]
+            after = conn.request("GET", "/client/v4/user/tokens/verify", headers=account.headers)
+        finally:
+            conn.close()
+    assert [(a.status, a.json()) for a in answers] == [(500, INTERNAL)] * 2
+    assert after.status == 200
+    assert _crash_logs(caplog) == [("creditgate", "committer down")] * 2
+

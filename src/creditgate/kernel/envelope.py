@@ -18,6 +18,8 @@ from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError, ErrorCode
 
 log = logging.getLogger("creditgate")
+# The scope key where the crash handler leaves the exception it answered (see on_crash).
+ANSWERED_CRASH = "creditgate.answered_crash"
 # The methods a 405's Allow header can name, in the order it names them.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -124,7 +126,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return method_not_allowed(allowed_methods(request.app.routes, request.scope))
         return response_for(exc)
 
-    async def on_crash(_: Request, exc: Exception) -> Response:
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        # Starlette's ServerErrorMiddleware sends this answer, then raises `exc` again for the
+        # server to log; app.CreditgateApp stops it there when it carries this mark.
+        request.scope[ANSWERED_CRASH] = exc
         return response_for(exc)
 
     app.add_exception_handler(ApiError, on_api_error)
