@@ -23,7 +23,8 @@ Every error is answered in the Cloudflare v4 envelope:
 `source.pointer` (a JSON pointer into the body, or `/name` for a query parameter) is present when
 one field is at fault. Every error answer carries `x-should-retry`: `false` when sending the same
 request again cannot succeed (the official SDKs then do not retry), `true` for faults that may
-pass. 429 answers also carry `Retry-After` (seconds).
+pass. 429 answers also carry `Retry-After` (seconds); 405 answers carry `Allow`, the methods
+the path serves.
 
 This table is generated from the code (`scripts/gen_error_docs.py`); a test fails when it is
 stale.

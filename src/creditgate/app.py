@@ -16,7 +16,12 @@ from creditgate.composition import (
     build_runtime,
     build_worker,
 )
-from creditgate.kernel.envelope import BodyLimitMiddleware, JSONResponse, install_error_handlers
+from creditgate.kernel.envelope import (
+    ANSWERED_CRASH,
+    BodyLimitMiddleware,
+    JSONResponse,
+    install_error_handlers,
+)
 from creditgate.kernel.fastlane import FastLane
 from creditgate.kernel.runtime import Runtime
 from creditgate.settings import Settings
@@ -31,10 +36,31 @@ class CreditgateApp(FastAPI):
     outer: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/"):
+            _drop_trailing_slashes(scope)
         await (self.outer or self.framework)(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await FastAPI.__call__(self, scope, receive, send)
+        try:
+            await FastAPI.__call__(self, scope, receive, send)
+        except Exception as exc:
+            # An exception the crash handler answered (the envelope 500, logged with its
+            # traceback) comes back up here only to reach the server, which would log it again
+            # and close the keep-alive connection: the client's next request on it would meet
+            # a reset, which retrying SDKs take for a network fault. If the answer had already
+            # begun, it stays incomplete and uvicorn closes the connection, as it must.
+            if scope.pop(ANSWERED_CRASH, None) is not exc:
+                raise
+
+
+def _drop_trailing_slashes(scope: Scope) -> None:
+    """Serve `/x/` as `/x`, in both lanes. No route ends in a slash, and the framework's answer
+    (a redirect to the same path without it) builds an absolute URL from the Host header, which
+    the client chose: `Host: evil.example` made it redirect there."""
+    scope["path"] = scope["path"].rstrip("/") or "/"
+    raw_path = scope.get("raw_path")
+    if raw_path is not None:
+        scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
 
 
 def create_app(runtime: Runtime | None = None, *, run_worker: bool = False,
@@ -61,7 +87,9 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = False,
     app = CreditgateApp(title="creditgate", version="0.1.0",
                         default_response_class=JSONResponse,
                         openapi_url=f"{API_PREFIX}/openapi.json",
-                        docs_url=f"{API_PREFIX}/docs", redoc_url=None, lifespan=lifespan)
+                        docs_url=f"{API_PREFIX}/docs", redoc_url=None, lifespan=lifespan,
+                        # Trailing slashes are dropped before routing (_drop_trailing_slashes).
+                        redirect_slashes=False)
     app.state.runtime = runtime
     install_error_handlers(app)
     for router in ROUTERS:

@@ -53,7 +53,8 @@ def _side(runtime: Runtime, make: Callable[..., Account], *, fast_lane: bool) ->
                                               now_ms=runtime.clock.now_ms())
     reader = Account(account.id, token.secret, {"Authorization": f"Bearer {token.secret}"})
     grant_cents(runtime, account.id, 1_000)
-    client = TestClient(create_app(runtime, fast_lane=fast_lane), raise_server_exceptions=False)
+    client = TestClient(create_app(runtime, fast_lane=fast_lane), raise_server_exceptions=False,
+                        follow_redirects=False)
     return Side(client, account, reader, make())
 
 
@@ -115,6 +116,7 @@ SCRIPT: list[tuple[str, Step]] = [
     ("void again, no body", post(f"{AUTHS}/c/void")),
     ("capture voided", post(f"{AUTHS}/c/capture", b'{"cost": 1}')),
     ("trailing slash", post(f"{AUTHS}/", b'{"id": "d", "amount": 1}')),
+    ("capture, trailing slash", post(f"{AUTHS}/d/capture/", b'{"cost": 1}')),
     ("wrong method", lambda side: side.client.put(side.account.url(AUTHS),
                                                   headers=side.account.headers)),
 ]
@@ -122,7 +124,8 @@ SCRIPT: list[tuple[str, Step]] = [
 
 def _answer(response: Any) -> tuple[int, Any, dict[str, str | None]]:
     headers = {name: response.headers.get(name) for name in
-               ("content-type", "content-length", "x-should-retry", "retry-after", "location")}
+               ("content-type", "content-length", "x-should-retry", "retry-after", "location",
+                "allow")}
     return response.status_code, response.json(), headers
 
 
@@ -141,6 +144,8 @@ def test_fast_lane_answers_like_the_framework(runtime: Runtime,
     assert [error["code"] for error in (_answer(step(fast))[1]["errors"][0]
                                         for _, step in SCRIPT[3:5])] == [9109, 10000]
     assert {201, 200, 400, 402, 404, 409, 413} <= set(statuses)
+    # A trailing slash is served as the route itself, never redirected (issue 19, item 7).
+    assert not [status for status in statuses if 300 <= status < 400]
 
 
 def test_spending_limit_refusal_is_identical(runtime: Runtime,

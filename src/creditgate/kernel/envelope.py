@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -10,12 +11,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError, ErrorCode
 
 log = logging.getLogger("creditgate")
+# The scope key where the crash handler leaves the exception it answered (see on_crash).
+ANSWERED_CRASH = "creditgate.answered_crash"
+# The methods a 405's Allow header can name, in the order it names them.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class JSONResponse(Response):
@@ -58,10 +64,29 @@ def _http_error_response(exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 404:
         return error_response(errors.NO_ROUTE, "No route for that URI")
     if exc.status_code == 405:
-        return error_response(errors.METHOD_NOT_ALLOWED, "Method not allowed for this route")
+        return method_not_allowed((exc.headers or {}).get("Allow", ""))
     if exc.status_code == 413:
         return error_response(errors.BODY_TOO_LARGE, "The request body is too large")
     return error_response(errors.INVALID_FIELD, str(exc.detail))
+
+
+def method_not_allowed(allow: str) -> JSONResponse:
+    # HTTP requires Allow on every 405.
+    return error_response(errors.METHOD_NOT_ALLOWED, "Method not allowed for this route",
+                          headers={"Allow": allow})
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """The methods some route serves at the request's path, as an Allow header names them.
+
+    Starlette's own Allow names only the first route whose path matched, and a path often has
+    one route per method (the spending limit's GET, POST and DELETE). Only 405s ask, so asking
+    every route about every method costs nothing that matters."""
+    probe = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""),
+             "headers": []}
+    return ", ".join(method for method in METHODS
+                     if any(route.matches({**probe, "method": method})[0] is Match.FULL
+                            for route in routes))
 
 
 def _pointer_from_loc(loc: tuple[Any, ...]) -> str:
@@ -95,11 +120,16 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _validation_response(exc)
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            return method_not_allowed(allowed_methods(request.app.routes, request.scope))
         return response_for(exc)
 
-    async def on_crash(_: Request, exc: Exception) -> Response:
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        # Starlette's ServerErrorMiddleware sends this answer, then raises `exc` again for the
+        # server to log; app.CreditgateApp stops it there when it carries this mark.
+        request.scope[ANSWERED_CRASH] = exc
         return response_for(exc)
 
     app.add_exception_handler(ApiError, on_api_error)
