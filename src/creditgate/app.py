@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,7 +10,6 @@ from creditgate.composition import (
     ROOT_ROUTERS,
     ROUTERS,
     build_runtime,
-    build_worker,
 )
 from creditgate.kernel.envelope import (
     ANSWERED_CRASH,
@@ -63,31 +58,14 @@ def _drop_trailing_slashes(scope: Scope) -> None:
         scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
 
 
-def create_app(runtime: Runtime | None = None, *, run_worker: bool = False,
-               fast_lane: bool = True) -> CreditgateApp:
-    """The app; `fast_lane=False` answers the hot routes through FastAPI too (for comparison)."""
+def create_app(runtime: Runtime | None = None, *, fast_lane: bool = True) -> CreditgateApp:
+    """The app; `fast_lane=False` answers the hot routes through FastAPI too (for comparison).
+    The worker is not part of it: `creditgate serve` runs one beside the server processes."""
     runtime = runtime or build_runtime(Settings.from_env())
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
-        thread = None
-        if run_worker:
-            worker = build_worker(runtime)
-            thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True,
-                                      name="creditgate-worker")
-            thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            if thread is not None:
-                thread.join(timeout=10)
-
     app = CreditgateApp(title="creditgate", version="0.1.0",
                         default_response_class=JSONResponse,
                         openapi_url=f"{API_PREFIX}/openapi.json",
-                        docs_url=f"{API_PREFIX}/docs", redoc_url=None, lifespan=lifespan,
+                        docs_url=f"{API_PREFIX}/docs", redoc_url=None,
                         # Trailing slashes are dropped before routing (_drop_trailing_slashes).
                         redirect_slashes=False)
     app.state.runtime = runtime
@@ -106,10 +84,8 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = False,
 def app_from_env() -> CreditgateApp:
     """Entry point for `uvicorn --factory creditgate.app:app_from_env` (one per worker process)."""
     import gc
-    import os
 
-    run_worker = os.environ.get("CREDITGATE_EMBEDDED_WORKER", "0") == "1"
-    app = create_app(run_worker=run_worker)
+    app = create_app()
     # Everything built so far (modules, the price catalog, the app) lives as long as the
     # process. Frozen, it is left out of the cyclic GC's full collections, which otherwise
     # walk it every few hundred requests and stall the event loop 80-120 ms each (measured
