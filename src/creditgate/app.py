@@ -19,6 +19,7 @@ from creditgate.composition import (
 from creditgate.kernel.envelope import BodyLimitMiddleware, JSONResponse, install_error_handlers
 from creditgate.kernel.fastlane import FastLane
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.secret_key import check_secret_key
 from creditgate.settings import Settings
 
 API_PREFIX = "/client/v4"
@@ -81,7 +82,13 @@ def app_from_env() -> CreditgateApp:
     import os
 
     run_worker = os.environ.get("CREDITGATE_EMBEDDED_WORKER", "0") == "1"
-    app = create_app(run_worker=run_worker)
+    settings = Settings.from_env()
+    # Also when uvicorn runs this factory itself; under `serve` it was checked (and warned
+    # about) once already.
+    check_secret_key(settings, warn=False)
+    runtime = build_runtime(settings)
+    runtime.secret_key()  # read at start: every process on the database signs with it
+    app = create_app(runtime, run_worker=run_worker)
     # Everything built so far (modules, the price catalog, the app) lives as long as the
     # process. Frozen, it is left out of the cyclic GC's full collections, which otherwise
     # walk it every few hundred requests and stall the event loop 80-120 ms each (measured

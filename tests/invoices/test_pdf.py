@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -142,6 +144,37 @@ def test_tampered_expired_or_borrowed_links_are_refused(
     clock.set(expires * 1000)
     response = client.get(good)
     assert (response.status_code, error_of(response)["code"]) == (403, 4002)
+
+
+def _signed_path(client: Any, account: Account) -> tuple[str, str, str, str]:
+    """(path, invoice id, expires, sig) of the newest invoice's link."""
+    invoices = client.get(account.url("ai-gateway/billing/invoice-history"),
+                          headers=account.headers).json()["result"]["invoices"]
+    path, _, query = local(invoices[0]["invoice_pdf"]).partition("?")
+    params = dict(parse_qsl(query))
+    assert list(params) == ["expires", "sig"]
+    return path, str(invoices[0]["id"]), params["expires"], params["sig"]
+
+
+def _refused(client: Any, urls: list[str]) -> None:
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert error_of(response) == {"code": 4002,
+                                      "message": "This invoice link is invalid or has expired"}
+
+
+def test_a_link_signed_with_the_development_value_is_refused(
+        runtime: Runtime, account: Account, client: Any) -> None:
+    """The key the code once defaulted to is public: with no key set, the server signs with
+    the one generated in its database instead."""
+    topup_invoice(runtime, account.id, 1000)
+    path, invoice_id, expires, sig = _signed_path(client, account)
+    forged = hmac.new(b"dev-insecure-secret-change-me",
+                      f"invoice-pdf:{invoice_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+    assert forged != sig
+    _refused(client, [f"{path}?expires={expires}&sig={forged}"])
+    assert client.get(f"{path}?expires={expires}&sig={sig}").status_code == 200
 
 
 def test_a_long_statement_flows_onto_more_pages(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def _pdf_response(runtime: Runtime, document: InvoiceDocument) -> Response:
 def _signed_pdf(runtime: Runtime, invoice_id: str, expires: str | None,
                 sig: str | None) -> Response:
     now_s = runtime.clock.now_ms() // 1000
-    if not link_is_valid(runtime.settings, invoice_id, expires, sig, now_s):
+    if not link_is_valid(runtime, invoice_id, expires, sig, now_s):
         raise ApiError(INVOICE_LINK_INVALID, "This invoice link is invalid or has expired")
     document = load_document(runtime, invoice_id)
     if document is None:
