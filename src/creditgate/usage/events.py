@@ -3,6 +3,10 @@
 Bodies are decoded straight into typed structs by msgspec (shape, types, lengths, unknown
 fields), then the rules that need context (time window, pricing, amounts) run in one loop.
 A batch is all-or-nothing, so the whole batch is checked before anything is stored.
+
+`cost` and `metadata` stay raw JSON text, which msgspec skips over by recursion: a value
+nested about a thousand levels deep runs it out of stack (RecursionError) before any rule of
+ours sees it. `_too_deep` turns that into the same 400 a merely too-deep value gets.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, MINUTE_MS
 from creditgate.kernel.errors import ApiError, ErrorCode
 from creditgate.kernel.money import MICROCENTS_PER_CENT, cents_to_microcents
-from creditgate.usage.errors import TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
+from creditgate.usage.errors import METADATA_TOO_LARGE, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
 from creditgate.usage.pricing import PriceCatalog, UnknownModel
 
 MAX_EVENTS = 10_000
@@ -29,6 +33,11 @@ MAX_FUTURE_MS = 5 * MINUTE_MS
 MAX_EVENT_COST_CENTS = 100_000_000  # $1M for one call is a bug upstream, not a bill.
 MAX_TOKENS = 10**12
 MAX_METADATA_BYTES = 4096
+# Levels of objects and arrays, the metadata object itself being the first. Metadata is kept
+# as given and never read by creditgate; a gateway's labels (Cloudflare's custom metadata is
+# one flat object) need one or two levels, and 8 leaves room for structured ones.
+MAX_METADATA_DEPTH = 8
+_TOO_DEEP_MESSAGE = f"must nest at most {MAX_METADATA_DEPTH} levels of objects and arrays"
 
 Tokens = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
 
@@ -50,6 +59,26 @@ class BatchIn(Struct, forbid_unknown_fields=True):
     events: Annotated[list[EventIn], Meta(min_length=1, max_length=MAX_EVENTS)]
 
 
+def _nested(depth: int) -> Any:
+    """The type of a JSON value with at most `depth` levels of objects and arrays."""
+    scalar: Any = str | int | float | bool | None
+    value = scalar
+    for _ in range(depth):
+        value = scalar | list[value] | dict[str, value]  # type: ignore[valid-type]
+    return value
+
+
+class _ShallowEventIn(EventIn, forbid_unknown_fields=True):
+    """EventIn with the raw fields typed: decoding it stops at the first level too deep."""
+
+    cost: _nested(0) = None  # type: ignore[valid-type]
+    metadata: _nested(MAX_METADATA_DEPTH) = None  # type: ignore[valid-type]
+
+
+class _ShallowBatchIn(Struct, forbid_unknown_fields=True):
+    events: list[_ShallowEventIn]
+
+
 class UsageEvent(NamedTuple):
     id: str
     timestamp_ms: int
@@ -64,6 +93,11 @@ class UsageEvent(NamedTuple):
 
 _BATCH = msgspec.json.Decoder(BatchIn)
 _EVENT = msgspec.json.Decoder(EventIn)
+_SHALLOW_BATCH = msgspec.json.Decoder(_ShallowBatchIn)
+_SHALLOW_EVENT = msgspec.json.Decoder(_ShallowEventIn)
+# msgspec's "Expected `…`, got `object` - at `$.events[3].metadata[...]`" (a level too deep).
+_TOO_DEEP_AT = re.compile(r"got `(?:object|array)` - at "
+                          r"`\$(?:\.events\[(\d+)\])?\.(cost|metadata)\b")
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]*)`")
 
@@ -88,6 +122,27 @@ def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
     elif text.startswith("Expected `array` of length <="):
         code = errors.TOO_MANY_ITEMS
     return _bad(pointer, text, code)
+
+
+def _too_deep(decoder: msgspec.json.Decoder[Any], body: bytes, prefix: str) -> ApiError:
+    """The answer to a body msgspec recursed out of stack on, pointing at the deep value.
+
+    Decoded again with `cost` and `metadata` typed to their allowed depth, msgspec stops at
+    the first level beyond it, without recursing further, and names the event and field.
+    """
+    try:
+        decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        found = _TOO_DEEP_AT.search(str(exc))
+        if found is not None:
+            index, name = found.groups()
+            pointer = prefix + (f"/events/{index}" if index else "") + f"/{name}"
+            if name == "cost":
+                return _bad(pointer, "must be a number of cents")
+            return _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
+    except msgspec.MsgspecError:
+        pass
+    return _bad(prefix, "nests too deeply")
 
 
 _PLAIN_CENTS = re.compile(rb"(\d{1,12})(?:\.(\d{1,6}))?")
@@ -154,6 +209,23 @@ def price_or_fail(catalog: PriceCatalog, provider: str, model: str, input_tokens
     return cost
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nests_too_deep(text: bytes) -> bool:
+    """Whether valid JSON text nests beyond MAX_METADATA_DEPTH (brackets in strings aside)."""
+    # Too few brackets to nest that deep: the common case, decided by two counts in C.
+    if text.count(b"{") + text.count(b"[") <= MAX_METADATA_DEPTH:
+        return False
+    depth = 0
+    for bracket in _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_METADATA_DEPTH:
+            return True
+    return False
+
+
 def _metadata(raw: Raw, pointer: str) -> str | None:
     text = bytes(raw)
     if not text or text == b"null":
@@ -161,7 +233,10 @@ def _metadata(raw: Raw, pointer: str) -> str | None:
     if text[:1] != b"{":
         raise _bad(pointer, "must be an object")
     if len(text) > MAX_METADATA_BYTES:
-        raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes")
+        raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes",
+                   METADATA_TOO_LARGE)
+    if _nests_too_deep(text):
+        raise _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
     return text.decode()
 
 
@@ -173,6 +248,8 @@ def read_batch_json(body: bytes, *, now_ms: int, catalog: PriceCatalog) -> list[
         batch = _BATCH.decode(body)
     except msgspec.MsgspecError as exc:
         raise _from_msgspec(exc, "") from None
+    except RecursionError:
+        raise _too_deep(_SHALLOW_BATCH, body, "") from None
     checked = []
     for i, event in enumerate(batch.events):
         try:
@@ -191,4 +268,6 @@ def read_event_json(line: bytes, where: str, *, now_ms: int,
         event = _EVENT.decode(line)
     except msgspec.MsgspecError as exc:
         raise _from_msgspec(exc, where) from None
+    except RecursionError:
+        raise _too_deep(_SHALLOW_EVENT, line, where) from None
     return _checked(event, where, now_ms, catalog)
