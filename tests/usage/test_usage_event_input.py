@@ -1,9 +1,10 @@
-"""Hostile input to usage ingest: nesting, metadata size (issue 19)."""
+"""Hostile input to usage ingest: nesting, metadata size, control characters (issue 19)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -99,3 +100,39 @@ def test_metadata_up_to_the_limits_is_kept_exactly_as_given(client: Any, account
         stored = dict(conn.execute(select(usage_events.c.event_id, usage_events.c.metadata)).all())
     assert stored == {"0": deepest.decode(), "1": mixed.decode(), "2": brackets.decode(),
                       "3": largest.decode()}
+
+
+# C0 (NUL, BEL, US, LF, TAB), DEL and C1 (NEL, APC), each field twice.
+CONTROLS = [("id", "\x00"), ("gateway_id", "\x07"), ("provider", "\x1f"), ("model", "\x7f"),
+            ("id", "\x85"), ("gateway_id", "\x9f"), ("provider", "\n"), ("model", "\t")]
+
+
+@pytest.mark.parametrize(("field", "char"), CONTROLS)
+def test_control_characters_in_ids_and_names_are_refused(
+        client: Any, account: Account, runtime: Runtime, field: str, char: str) -> None:
+    grant_cents(runtime, account.id, 100)
+    before = snapshot(runtime, account.id)
+    event = {"id": "e2", "cost": 1, "provider": "openai", "model": "gpt-4o", "gateway_id": "gw",
+             field: f"ab{char}c"}
+    response = post_raw(client, account, orjson.dumps(
+        {"events": [{"id": "e0", "cost": 1}, {"id": "e1", "cost": 1}, event]}))
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    pointer = f"/events/2/{field}"
+    assert (error["code"], error["source"]["pointer"]) == (1001, pointer)
+    assert error["message"] == (f"{pointer}: must not contain control characters "
+                                f"(U+{ord(char):04X} at position 2)")
+    assert snapshot(runtime, account.id) == before
+
+
+def test_printable_unicode_names_are_accepted(client: Any, account: Account,
+                                              runtime: Runtime) -> None:
+    # Not control characters: a no-break space, a zero-width joiner, CJK, an emoji.
+    names = ["provider\u00a0x", "mo\u200ddel", "模型", "🤖", "=cmd|' /C calc'!A0"]
+    body = {"events": [{"id": f"ü{i}\u00a0", "cost": 1, "provider": n, "model": n}
+                       for i, n in enumerate(names)]}
+    response = post_raw(client, account, orjson.dumps(body))
+    assert response.json()["result"] == {"accepted": 5, "duplicates": 0}, response.text
+    with runtime.db.read() as conn:
+        stored = sorted(conn.execute(select(usage_events.c.provider)).scalars())
+    assert stored == sorted(names)

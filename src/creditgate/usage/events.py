@@ -178,20 +178,48 @@ def read_cost_cents(value: Any, pointer: str, *,
     return read_cost_text(orjson.dumps(value), pointer, maximum_cents=maximum_cents)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def refuse_control_characters(value: str, pointer: str) -> None:
+    """C0 controls (NUL included), DEL and C1 controls have no place in an id or a name.
+
+    PostgreSQL cannot store NUL in text, and the rest would reach reports and CSV cells.
+    `isprintable()` is false for every one of them (and for a few harmless characters, such as
+    non-ASCII spaces), so it clears an ordinary value in one C call; the regex decides the rest.
+    """
+    if value.isprintable():
+        return
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise _bad(pointer, f"must not contain control characters (U+{ord(found.group()):04X} "
+                            f"at position {found.start()})")
+
+
+def _refuse_control_characters(event: EventIn, where: str) -> None:
+    for name, value in (("id", event.id), ("gateway_id", event.gateway_id),
+                        ("provider", event.provider), ("model", event.model)):
+        if value:
+            refuse_control_characters(value, f"{where}/{name}")
+
+
 def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
+    provider, model, gateway_id = event.provider or "", event.model or "", event.gateway_id or ""
+    if not (event.id.isprintable() and provider.isprintable() and model.isprintable()
+            and gateway_id.isprintable()):
+        _refuse_control_characters(event, where)
     timestamp = now_ms if event.timestamp is None else event.timestamp
     if not now_ms - MAX_PAST_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
         raise _bad(f"{where}/timestamp",
                    "must be within the last 35 days and at most 5 minutes ahead",
                    TIMESTAMP_OUT_OF_RANGE)
-    provider, model = event.provider or "", event.model or ""
     input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
     raw_cost = bytes(event.cost)
     if raw_cost and raw_cost != b"null":
         cost = read_cost_text(raw_cost, f"{where}/cost")
     else:
         cost = price_or_fail(catalog, provider, model, input_tokens, output_tokens, where)
-    return UsageEvent(event.id, timestamp, event.gateway_id or "", provider, model, input_tokens,
+    return UsageEvent(event.id, timestamp, gateway_id, provider, model, input_tokens,
                       output_tokens, cost, _metadata(event.metadata, f"{where}/metadata"))
 
 
