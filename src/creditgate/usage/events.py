@@ -260,11 +260,13 @@ def _metadata(raw: Raw, pointer: str) -> str | None:
         return None
     if text[:1] != b"{":
         raise _bad(pointer, "must be an object")
+    # Depth first: a value deep enough to exhaust msgspec's stack is answered as too deep
+    # (_too_deep), so one that is both too deep and too large must be too, whatever the stack.
+    if _nests_too_deep(text):
+        raise _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
     if len(text) > MAX_METADATA_BYTES:
         raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes",
                    METADATA_TOO_LARGE)
-    if _nests_too_deep(text):
-        raise _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
     return text.decode()
 
 
