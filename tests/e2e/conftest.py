@@ -67,7 +67,7 @@ def start_server(workdir: Path, env_overrides: dict[str, str] | None = None,
     log = (workdir / "server.log").open("wb")
     server.process = subprocess.Popen([*CREDITGATE, "serve", "--workers", str(workers)],
                                       env=env, cwd=workdir, stdout=log, stderr=log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             response = httpx.get(f"{server.base_url}/user/tokens/verify",
