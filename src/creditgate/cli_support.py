@@ -9,11 +9,23 @@ import orjson
 
 from creditgate.composition import build_runtime
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.secret_key import StartRefused, check_secret_key
 from creditgate.settings import Settings
 
 
 def runtime_from_env() -> Runtime:
     return build_runtime(Settings.from_env())
+
+
+def signing_settings() -> Settings:
+    """The settings of a command that signs links (serve, worker), refused in one line when
+    they would sign with a key anyone can know."""
+    settings = Settings.from_env()
+    try:
+        check_secret_key(settings)
+    except StartRefused as exc:
+        fail(str(exc))
+    return settings
 
 
 def emit(as_json: bool, data: dict[str, Any], text: str) -> None:

@@ -76,6 +76,8 @@ HOLDS: Examples = [
     ({"id": "a", "amount": 25, "max_input_tokens": -1}, False),
     ({"id": "a", "amount": 25, "model": "m" * 257}, False),
     ({"id": "a", "amount": 25, "extra": 1}, False),
+    ({"id": "a\n", "amount": 25}, False),
+    ({"id": "a", "amount": 25, "provider": "open\u007fai"}, False),
 ]
 CAPTURES: Examples = [
     ({"cost": 7.5}, True),
@@ -107,6 +109,8 @@ BATCHES: Examples = [
     ({"events": [{"id": "e", "cost": 1, "metadata": [1]}]}, False),
     ({"events": [{"id": "e", "cost": 1, "colour": "red"}]}, False),
     ({"events": [{"id": "e", "cost": 1}], "more": True}, False),
+    ({"events": [{"id": "e\u0000", "cost": 1}]}, False),
+    ({"events": [{"id": "e", "cost": 1, "model": "gpt\u009f"}]}, False),
 ]
 PAYMENT_METHODS: Examples = [
     ({}, True), ({"payment_method": "pm_card_visa"}, True), ({"payment_method": None}, True),

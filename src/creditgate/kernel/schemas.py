@@ -189,6 +189,8 @@ def number_schema(minimum: int | None = None, maximum: int | None = None) -> Wit
     return WithJsonSchema(schema)
 
 
+# Ids and names refuse C0/C1 control characters and DEL (usage.events.refuse_control_characters).
+NO_CONTROLS = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
 # A JSON number of cents (USD), fractions of a cent allowed: balances, usage costs.
 CentsNumber = Annotated[Decimal, number_schema()]
 # A JSON number of US dollars (the account reporting endpoints).

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from creditgate.kernel.schemas import CentsNumber, Contract, number_schema
+from creditgate.kernel.schemas import NO_CONTROLS, CentsNumber, Contract, number_schema
 from creditgate.limits.validation import (
     MAX_LIMIT_CENTS,
     MAX_TTL_SECONDS,
@@ -61,15 +61,15 @@ class AuthorizationIn(Contract):
          "properties": {"max_output_tokens": {"type": "integer", "minimum": 1}}},
     ]})
 
-    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH,
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROLS,
                     description="The request's id, unique per account: a repeat with the same "
                                 "amount answers the first hold (200); its capture posts the "
                                 "usage event under this id")
     amount: HoldCents | None = Field(default=None, description="The estimated maximum cost, "
                                                                "in cents")
-    provider: str | None = Field(default=None, max_length=PROVIDER_LENGTH,
+    provider: str | None = Field(default=None, max_length=PROVIDER_LENGTH, pattern=NO_CONTROLS,
                                  description="Prices the hold with `model` when no amount")
-    model: str | None = Field(default=None, max_length=MODEL_LENGTH)
+    model: str | None = Field(default=None, max_length=MODEL_LENGTH, pattern=NO_CONTROLS)
     max_input_tokens: Tokens | None = None
     max_output_tokens: Tokens | None = None
     ttl: int | None = Field(default=None, ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS,

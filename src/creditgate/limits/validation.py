@@ -20,7 +20,13 @@ from creditgate.kernel.validation import (
     text,
 )
 from creditgate.limits.windows import DURATIONS, STRATEGIES, Limit
-from creditgate.usage.events import MAX_ID_LENGTH, MAX_TOKENS, price_or_fail, read_cost_cents
+from creditgate.usage.events import (
+    MAX_ID_LENGTH,
+    MAX_TOKENS,
+    price_or_fail,
+    read_cost_cents,
+    refuse_control_characters,
+)
 from creditgate.usage.pricing import PriceCatalog
 
 MIN_LIMIT_CENTS = 100
@@ -29,6 +35,13 @@ MIN_TTL_SECONDS = 1
 MAX_TTL_SECONDS = 24 * 3600
 PROVIDER_LENGTH = 128
 MODEL_LENGTH = 256
+
+
+def _name(body: dict[str, Any], name: str, limit: int) -> str:
+    value = text(body, name, limit)
+    # A capture turns the hold into a usage event: the same rule as the events' names.
+    refuse_control_characters(value, f"/{name}")
+    return value
 
 
 def _tokens(body: dict[str, Any], name: str) -> int:
@@ -66,16 +79,18 @@ HOLD_FIELDS = frozenset({"id", "amount", "provider", "model", "max_input_tokens"
 def read_id(value: Any, pointer: str = "/id") -> str:
     if value is None:
         raise invalid(pointer, "is required", errors.MISSING_FIELD)
-    return identifier(value, pointer, MAX_ID_LENGTH,
-                      f"must be a string of 1 to {MAX_ID_LENGTH} characters")
+    identifier(value, pointer, MAX_ID_LENGTH,
+               f"must be a string of 1 to {MAX_ID_LENGTH} characters")
+    refuse_control_characters(value, pointer)
+    return str(value)
 
 
 def read_hold(body: dict[str, Any], *, catalog: PriceCatalog, default_ttl_s: int) -> HoldRequest:
     """`{"id", "amount"}` or `{"id", "provider", "model", "max_*_tokens"}`, optional `ttl`."""
     only_fields(body, HOLD_FIELDS, "is not a field of an authorization")
     hold_id = read_id(body.get("id"))
-    provider = text(body, "provider", PROVIDER_LENGTH)
-    model = text(body, "model", MODEL_LENGTH)
+    provider = _name(body, "provider", PROVIDER_LENGTH)
+    model = _name(body, "model", MODEL_LENGTH)
     max_in = _tokens(body, "max_input_tokens")
     max_out = _tokens(body, "max_output_tokens")
     if body.get("amount") is not None:

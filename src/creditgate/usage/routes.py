@@ -12,7 +12,12 @@ from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.runtime import runtime_of
 from creditgate.kernel.schemas import documented
 from creditgate.usage import history, service
-from creditgate.usage.errors import INVALID_TIME_RANGE, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
+from creditgate.usage.errors import (
+    INVALID_TIME_RANGE,
+    METADATA_TOO_LARGE,
+    TIMESTAMP_OUT_OF_RANGE,
+    UNKNOWN_MODEL,
+)
 from creditgate.usage.events import read_batch_json
 from creditgate.usage.schemas import UsageEventsIn, UsageHistory, UsageHistoryQuery, UsageRecorded
 
@@ -22,7 +27,7 @@ BASE = "/accounts/{account_id}/ai-gateway/billing"
 
 @router.post(f"{BASE}/usage-events", **documented(
     UsageRecorded, body=UsageEventsIn,
-    errors=(errors.TOO_MANY_ITEMS, UNKNOWN_MODEL, TIMESTAMP_OUT_OF_RANGE)))
+    errors=(errors.TOO_MANY_ITEMS, UNKNOWN_MODEL, TIMESTAMP_OUT_OF_RANGE, METADATA_TOO_LARGE)))
 async def post_usage_events(request: Request,
                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     runtime = runtime_of(request)

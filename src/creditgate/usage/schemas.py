@@ -11,12 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from creditgate.kernel.schemas import CentsNumber, Contract, number_schema
+from creditgate.kernel.schemas import NO_CONTROLS, CentsNumber, Contract, number_schema
 from creditgate.usage.events import (
     MAX_EVENT_COST_CENTS,
     MAX_EVENTS,
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
     MAX_TOKENS,
 )
 from creditgate.usage.history import MAX_WINDOWS
@@ -33,22 +34,23 @@ class UsageEventIn(Contract):
         {"required": ["model"], "properties": {"model": {"type": "string", "minLength": 1}}},
     ]})
 
-    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH,
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROLS,
                     description="Idempotency key, unique per account: a repeat counts as a "
                                 "duplicate, never twice")
     timestamp: int | None = Field(default=None, description="Unix ms, default now; at most "
                                                             "35 days old and 5 minutes ahead")
-    gateway_id: str | None = Field(default=None, max_length=256)
-    provider: str | None = Field(default=None, max_length=128)
-    model: str | None = Field(default=None, max_length=256,
+    gateway_id: str | None = Field(default=None, max_length=256, pattern=NO_CONTROLS)
+    provider: str | None = Field(default=None, max_length=128, pattern=NO_CONTROLS)
+    model: str | None = Field(default=None, max_length=256, pattern=NO_CONTROLS,
                               description="Prices the event when it has no cost")
     input_tokens: Tokens | None = None
     output_tokens: Tokens | None = None
     cost: EventCents | None = Field(default=None, description="Cents, exact to 6 decimals "
                                                               "(more are rounded half-even)")
     metadata: dict[str, Any] | None = Field(
-        default=None, description=f"Any JSON object, kept as sent (at most "
-                                  f"{MAX_METADATA_BYTES} bytes)")
+        default=None, description=f"Any JSON object, kept as sent: at most "
+                                  f"{MAX_METADATA_BYTES} bytes and {MAX_METADATA_DEPTH} levels "
+                                  f"of objects and arrays")
 
 
 class UsageEventsIn(Contract):
