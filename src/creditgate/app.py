@@ -18,6 +18,7 @@ from creditgate.kernel.envelope import (
     install_error_handlers,
 )
 from creditgate.kernel.fastlane import FastLane
+from creditgate.kernel.openapi import openapi_schema
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.secret_key import check_secret_key
 from creditgate.settings import Settings
@@ -68,13 +69,16 @@ def create_app(runtime: Runtime | None = None, *, fast_lane: bool = True) -> Cre
                         openapi_url=f"{API_PREFIX}/openapi.json",
                         docs_url=f"{API_PREFIX}/docs", redoc_url=None,
                         # Trailing slashes are dropped before routing (_drop_trailing_slashes).
-                        redirect_slashes=False)
+                        redirect_slashes=False,
+                        # The handler's name is the operation's id (each is unique).
+                        generate_unique_id_function=lambda route: route.name)
     app.state.runtime = runtime
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     inner: ASGIApp = app.framework
     if fast_lane:
         inner = FastLane(inner, runtime=runtime, routes=FAST_ROUTES, prefix=API_PREFIX)

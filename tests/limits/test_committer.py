@@ -18,7 +18,7 @@ from creditgate.kernel.runtime import Runtime
 from creditgate.limits import service
 from creditgate.limits.committer import Committer
 from creditgate.limits.decisions import Authorize, Decisions
-from creditgate.limits.schemas import HoldRequest
+from creditgate.limits.validation import HoldRequest
 from creditgate.limits.windows import Limit
 from tests.conftest import MakeAccount
 from tests.helpers import grant_cents

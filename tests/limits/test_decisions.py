@@ -11,7 +11,7 @@ from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
 from creditgate.limits import service
 from creditgate.limits.decisions import Authorize, Capture, Decisions, Operation, Void
-from creditgate.limits.schemas import CaptureRequest, HoldRequest
+from creditgate.limits.validation import CaptureRequest, HoldRequest
 from creditgate.limits.windows import Limit
 from tests.conftest import Account, MakeAccount
 from tests.helpers import balance_microcents, grant_cents

@@ -8,26 +8,45 @@ GET /invoices/{id}/pdf?expires=…&sig=…                          (signed link
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from creditgate.accounts.permissions import AI_GATEWAY_READ
 from creditgate.invoices import history
-from creditgate.invoices.errors import INVOICE_LINK_INVALID, INVOICE_NOT_FOUND
+from creditgate.invoices.errors import (
+    INVALID_INVOICE_TYPE,
+    INVALID_PAGINATION,
+    INVOICE_LINK_INVALID,
+    INVOICE_NOT_FOUND,
+)
 from creditgate.invoices.links import link_is_valid
 from creditgate.invoices.pdf import InvoiceDocument, invoice_pdf, load_document
+from creditgate.invoices.schemas import (
+    PDF_ANSWER,
+    InvoiceHistory,
+    InvoiceHistoryQuery,
+    InvoicePreview,
+    SignedLinkQuery,
+)
+from creditgate.kernel import errors
 from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.kernel.schemas import documented
 
-router = APIRouter()
+router = APIRouter(tags=["invoices"])
 BASE = "/accounts/{account_id}/ai-gateway/billing"
+InvoiceId = Annotated[str, Path(description="The invoice's id (in_…)")]
 
 
-@router.get(f"{BASE}/invoice-history")
+@router.get(f"{BASE}/invoice-history", **documented(
+    InvoiceHistory, paged=True, query=InvoiceHistoryQuery,
+    errors=(INVALID_INVOICE_TYPE, INVALID_PAGINATION)))
 async def get_invoice_history(request: Request,
                               account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     query = history.parse_query(request.query_params)
@@ -36,7 +55,7 @@ async def get_invoice_history(request: Request,
     return ok(result, result_info=info)
 
 
-@router.get(f"{BASE}/invoice-preview")
+@router.get(f"{BASE}/invoice-preview", **documented(InvoicePreview))
 async def get_invoice_preview(request: Request,
                               account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     return ok(await run_in_threadpool(history.invoice_preview, runtime_of(request), account_id))
@@ -76,14 +95,18 @@ def _only(params: QueryParams, name: str) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
-@router.get("/invoices/{invoice_id}/pdf", response_class=Response)
-async def get_signed_invoice_pdf(request: Request, invoice_id: str) -> Response:
+@router.get("/invoices/{invoice_id}/pdf", response_class=Response, **documented(
+    None, also=PDF_ANSWER, query=SignedLinkQuery, account=False, path_params=True,
+    security=[{"signedLink": []}],
+    errors=(INVOICE_LINK_INVALID, INVOICE_NOT_FOUND, errors.INTERNAL)))
+async def get_signed_invoice_pdf(request: Request, invoice_id: InvoiceId) -> Response:
     q = request.query_params
     return await run_in_threadpool(_signed_pdf, runtime_of(request), invoice_id,
                                    _only(q, "expires"), _only(q, "sig"))
 
 
-@router.get(f"{BASE}/invoices/{{invoice_id}}/pdf", response_class=Response)
-async def get_account_invoice_pdf(request: Request, invoice_id: str,
+@router.get(f"{BASE}/invoices/{{invoice_id}}/pdf", response_class=Response, **documented(
+    None, also=PDF_ANSWER, path_params=True, errors=(INVOICE_NOT_FOUND,)))
+async def get_account_invoice_pdf(request: Request, invoice_id: InvoiceId,
                                   account_id: str = account_guard(AI_GATEWAY_READ)) -> Response:
     return await run_in_threadpool(_account_pdf, runtime_of(request), account_id, invoice_id)

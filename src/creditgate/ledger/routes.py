@@ -14,9 +14,11 @@ from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.kernel.schemas import documented
+from creditgate.ledger.schemas import CreditBalance
 from creditgate.ledger.service import balance_microcents
 
-router = APIRouter()
+router = APIRouter(tags=["ledger"])
 
 # The payments domain, when installed, describes the payment method and auto top-up state.
 PaymentSummary = Callable[[Connection, str], dict[str, Any]]
@@ -40,7 +42,8 @@ def credit_balance(runtime: Runtime, account_id: str) -> dict[str, Any]:
         return {"balance": microcents_to_cents_number(balance), **summary(conn, account_id)}
 
 
-@router.get("/accounts/{account_id}/ai-gateway/billing/credit-balance")
+@router.get("/accounts/{account_id}/ai-gateway/billing/credit-balance",
+            **documented(CreditBalance))
 async def get_credit_balance(request: Request,
                              account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     return ok(await run_in_threadpool(credit_balance, runtime_of(request), account_id))

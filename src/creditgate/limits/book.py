@@ -22,9 +22,9 @@ from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.limits import errors, queries, state
 from creditgate.limits.holds import Row, view
-from creditgate.limits.schemas import CaptureRequest, HoldRequest
 from creditgate.limits.spend import minutes_oldest_first, window_spend
 from creditgate.limits.state import LimitState
+from creditgate.limits.validation import CaptureRequest, HoldRequest
 from creditgate.limits.windows import Limit, Window, freed_at_ms, retry_after_seconds, window_at
 from creditgate.usage.events import UsageEvent, price_or_fail
 from creditgate.usage.pricing import PriceCatalog

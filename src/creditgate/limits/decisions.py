@@ -19,7 +19,7 @@ from creditgate.kernel.clock import Clock
 from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.limits.book import Book
-from creditgate.limits.schemas import CaptureRequest, HoldRequest
+from creditgate.limits.validation import CaptureRequest, HoldRequest
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.service import UsageListener
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -17,18 +17,38 @@ from creditgate.kernel.db import lock_account
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.fastlane import FastRoute
-from creditgate.kernel.requests import parse_json_object, read_json_object
 from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.kernel.schemas import Empty, Envelope, documented
+from creditgate.kernel.validation import parse_json_object, read_json_object
 from creditgate.limits import errors as limit_errors
 from creditgate.limits import holds, service
 from creditgate.limits.committer import Committer
 from creditgate.limits.decisions import Authorize, Capture, Void
-from creditgate.limits.schemas import read_capture, read_empty, read_hold, read_limit
+from creditgate.limits.schemas import (
+    Authorization,
+    AuthorizationIn,
+    CaptureIn,
+    SpendingLimit,
+    SpendingLimitIn,
+    VoidIn,
+)
+from creditgate.limits.validation import read_capture, read_empty, read_hold, read_limit
+from creditgate.usage import errors as usage_errors
 from creditgate.usage.events import MAX_ID_LENGTH
 
-router = APIRouter()
+router = APIRouter(tags=["limits"])
 BASE = "/accounts/{account_id}/ai-gateway/billing"
 T = TypeVar("T")
+HoldId = Annotated[str, Path(description="The `id` the authorization was placed with")]
+# Decisions are committed in groups; one that cannot commit answers 503 (nothing decided).
+COMMITTED = (core_errors.UNAVAILABLE,)
+PLACE_ERRORS = (limit_errors.INSUFFICIENT_CREDIT, limit_errors.SPENDING_LIMIT_REACHED,
+                limit_errors.ABOVE_SPENDING_LIMIT, limit_errors.AUTHORIZATION_ID_REUSED,
+                usage_errors.UNKNOWN_MODEL, *COMMITTED)
+CAPTURE_ERRORS = (limit_errors.AUTHORIZATION_NOT_FOUND, limit_errors.AUTHORIZATION_VOIDED,
+                  limit_errors.CAPTURE_MISMATCH, usage_errors.UNKNOWN_MODEL, *COMMITTED)
+VOID_ERRORS = (limit_errors.AUTHORIZATION_NOT_FOUND, limit_errors.AUTHORIZATION_CAPTURED,
+               *COMMITTED)
 
 
 def _locked(account_id: str, action: Callable[[Connection, dict[str, Any]], T]
@@ -53,7 +73,7 @@ def _hold_id(hold_id: str) -> str:
     return hold_id
 
 
-@router.get(f"{BASE}/spending-limit")
+@router.get(f"{BASE}/spending-limit", **documented(SpendingLimit))
 async def get_spending_limit(request: Request,
                              account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     runtime = runtime_of(request)
@@ -65,7 +85,8 @@ async def get_spending_limit(request: Request,
     return ok(await run_in_threadpool(read))
 
 
-@router.post(f"{BASE}/spending-limit")
+@router.post(f"{BASE}/spending-limit", **documented(Empty, status=201, body=SpendingLimitIn,
+                                                   errors=COMMITTED))
 async def post_spending_limit(request: Request,
                               account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     runtime = runtime_of(request)
@@ -75,7 +96,7 @@ async def post_spending_limit(request: Request,
     return ok({}, status=201)
 
 
-@router.delete(f"{BASE}/spending-limit")
+@router.delete(f"{BASE}/spending-limit", **documented(Empty, errors=COMMITTED))
 async def delete_spending_limit(request: Request,
                                 account_id: str = account_guard(AI_GATEWAY_WRITE)
                                 ) -> JSONResponse:
@@ -118,29 +139,37 @@ FAST_ROUTES = [
 ]
 
 
-@router.post(AUTHORIZATIONS)
+@router.post(AUTHORIZATIONS, **documented(
+    Authorization, status=201, body=AuthorizationIn, errors=PLACE_ERRORS,
+    also={200: {"model": Envelope[Authorization],
+                "description": "The same id and amount again: the first hold, unchanged"}}))
 async def post_authorization(request: Request,
                              account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
     return await authorize(runtime_of(request), {"account_id": account_id},
                            await request.body())
 
 
-@router.post(f"{AUTHORIZATIONS}/{{hold_id}}/capture")
-async def capture_authorization(request: Request, hold_id: str,
+@router.post(f"{AUTHORIZATIONS}/{{hold_id}}/capture",
+             **documented(Authorization, body=CaptureIn, errors=CAPTURE_ERRORS, path_params=True))
+async def capture_authorization(request: Request, hold_id: HoldId,
                                 account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
     return await capture(runtime_of(request), {"account_id": account_id, "hold_id": hold_id},
                          await request.body())
 
 
-@router.post(f"{AUTHORIZATIONS}/{{hold_id}}/void")
-async def void_authorization(request: Request, hold_id: str,
+@router.post(f"{AUTHORIZATIONS}/{{hold_id}}/void",
+             **documented(Authorization, body=VoidIn, body_required=False, errors=VOID_ERRORS,
+                          path_params=True))
+async def void_authorization(request: Request, hold_id: HoldId,
                              account_id: str = account_guard(AI_GATEWAY_WRITE)) -> Response:
     return await void(runtime_of(request), {"account_id": account_id, "hold_id": hold_id},
                       await request.body())
 
 
-@router.get(f"{AUTHORIZATIONS}/{{hold_id}}")
-async def get_authorization(request: Request, hold_id: str,
+@router.get(f"{AUTHORIZATIONS}/{{hold_id}}",
+            **documented(Authorization, errors=(limit_errors.AUTHORIZATION_NOT_FOUND,),
+                         path_params=True))
+async def get_authorization(request: Request, hold_id: HoldId,
                             account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     runtime = runtime_of(request)
 

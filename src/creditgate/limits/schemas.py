@@ -1,161 +1,106 @@
-"""Request bodies of the limits routes: every rule, with a JSON pointer to the bad value.
+"""The documented shapes of the spending limit and the authorizations (kernel/schemas.py).
 
-Bodies are read by hand, not by pydantic models, so a bad value names its pointer and the
-stable code the rest of the API uses, and unknown fields are refused.
+The bodies are read by `limits/validation.py`; tests/kernel/test_contracts.py checks that
+these models accept what it accepts.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from creditgate.kernel import errors
-from creditgate.kernel.errors import ApiError
-from creditgate.limits.windows import DURATIONS, STRATEGIES, Limit
-from creditgate.usage.events import (
-    MAX_ID_LENGTH,
-    MAX_TOKENS,
-    price_or_fail,
-    read_cost_cents,
-    refuse_control_characters,
+from pydantic import ConfigDict, Field
+
+from creditgate.kernel.schemas import NO_CONTROLS, CentsNumber, Contract, number_schema
+from creditgate.limits.validation import (
+    MAX_LIMIT_CENTS,
+    MAX_TTL_SECONDS,
+    MIN_LIMIT_CENTS,
+    MIN_TTL_SECONDS,
+    MODEL_LENGTH,
+    PROVIDER_LENGTH,
 )
-from creditgate.usage.pricing import PriceCatalog
+from creditgate.usage.events import MAX_EVENT_COST_CENTS, MAX_ID_LENGTH, MAX_TOKENS
 
-MIN_LIMIT_CENTS = 100
-MAX_LIMIT_CENTS = 10**12  # $10 billion: keeps microcents far inside a signed 64-bit integer.
-MIN_TTL_SECONDS = 1
-MAX_TTL_SECONDS = 24 * 3600
-
-
-def _bad(pointer: str, message: str, code: errors.ErrorCode = errors.INVALID_FIELD) -> ApiError:
-    return ApiError(code, f"{pointer}: {message}", pointer)
+Duration = Literal["daily", "weekly", "monthly"]
+Strategy = Literal["fixed", "sliding"]
+HoldStatus = Literal["active", "captured", "voided", "expired"]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+HoldCents = Annotated[Decimal, number_schema(0, MAX_EVENT_COST_CENTS)]
 
 
-def _only(body: dict[str, Any], allowed: frozenset[str], what: str) -> None:
-    unknown = body.keys() - allowed
-    if unknown:
-        name = sorted(unknown)[0]
-        raise _bad(f"/{name}", f"is not a field of {what}", errors.UNKNOWN_FIELD)
+class SpendingLimitIn(Contract):
+    amount: int = Field(ge=MIN_LIMIT_CENTS, le=MAX_LIMIT_CENTS,
+                        description="The most the account may spend per window, in cents")
+    duration: Duration = Field(description="daily, weekly (ISO week from Monday) or monthly")
+    strategy: Strategy = Field(description="fixed: calendar windows in UTC; sliding: the "
+                                           "trailing 24 h / 7 days / 30 days")
 
 
-def _required(body: dict[str, Any], name: str) -> Any:
-    if body.get(name) is None:
-        raise _bad(f"/{name}", "is required", errors.MISSING_FIELD)
-    return body[name]
+class SpendingLimitConfig(Contract):
+    amount: int | None = Field(description="Cents; null when no limit is set")
+    duration: Duration | None
+    strategy: Strategy | None
 
 
-def _integer(value: Any, pointer: str, low: int, high: int, unit: str) -> int:
-    """An integer JSON number (100.0 reads as 100), within [low, high]."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(pointer, f"must be an integer number of {unit}")
-    if not low <= value <= high:
-        raise _bad(pointer, f"must be an integer from {low} to {high} {unit}")
-    return value
+class SpendingLimit(Contract):
+    config: SpendingLimitConfig
+    enabled: bool = Field(description="false (and the config all null) when none is set")
 
 
-def _choice(value: Any, pointer: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise _bad(pointer, "must be one of " + ", ".join(f"'{c}'" for c in choices))
-    return str(value)
+class AuthorizationIn(Contract):
+    """A hold: `amount`, or `model` (and provider, max tokens) to price one."""
+
+    # Priced by the catalog when `amount` is absent: one of these must say what to hold.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["amount"], "properties": {"amount": {"type": "number"}}},
+        {"required": ["model"], "properties": {"model": {"type": "string", "minLength": 1}}},
+        {"required": ["max_input_tokens"],
+         "properties": {"max_input_tokens": {"type": "integer", "minimum": 1}}},
+        {"required": ["max_output_tokens"],
+         "properties": {"max_output_tokens": {"type": "integer", "minimum": 1}}},
+    ]})
+
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROLS,
+                    description="The request's id, unique per account: a repeat with the same "
+                                "amount answers the first hold (200); its capture posts the "
+                                "usage event under this id")
+    amount: HoldCents | None = Field(default=None, description="The estimated maximum cost, "
+                                                               "in cents")
+    provider: str | None = Field(default=None, max_length=PROVIDER_LENGTH, pattern=NO_CONTROLS,
+                                 description="Prices the hold with `model` when no amount")
+    model: str | None = Field(default=None, max_length=MODEL_LENGTH, pattern=NO_CONTROLS)
+    max_input_tokens: Tokens | None = None
+    max_output_tokens: Tokens | None = None
+    ttl: int | None = Field(default=None, ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS,
+                            description="Seconds until the hold expires unless captured or "
+                                        "voided (default CREDITGATE_AUTHORIZATION_TTL_SECONDS)")
 
 
-def _text(body: dict[str, Any], name: str, limit: int) -> str:
-    value = body.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > limit:
-        raise _bad(f"/{name}", f"must be a string of at most {limit} characters")
-    # A capture turns the hold into a usage event: the same rule as the events' names.
-    refuse_control_characters(value, f"/{name}")
-    return value
+class CaptureIn(Contract):
+    """The actual `cost`, or the tokens to price it by the hold's model."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["cost"], "properties": {"cost": {"type": "number"}}},
+        {"required": ["input_tokens"]},
+        {"required": ["output_tokens"]},
+    ]})
+
+    cost: HoldCents | None = Field(default=None, description="The actual cost, in cents")
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
 
 
-def _tokens(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    if value is None:
-        return 0
-    return _integer(value, f"/{name}", 0, MAX_TOKENS, "tokens")
+class VoidIn(Contract):
+    """No fields: the body may be empty or `{}`."""
 
 
-_LIMIT_FIELDS = frozenset({"amount", "duration", "strategy"})
-
-
-def read_limit(body: dict[str, Any]) -> Limit:
-    _only(body, _LIMIT_FIELDS, "a spending limit")
-    amount = _integer(_required(body, "amount"), "/amount", MIN_LIMIT_CENTS, MAX_LIMIT_CENTS,
-                      "cents")
-    duration = _choice(_required(body, "duration"), "/duration", DURATIONS)
-    strategy = _choice(_required(body, "strategy"), "/strategy", STRATEGIES)
-    return Limit(amount, duration, strategy)
-
-
-@dataclass(frozen=True)
-class HoldRequest:
+class Authorization(Contract):
     id: str
-    amount_microcents: int
-    provider: str
-    model: str
-    ttl_ms: int
-
-
-_HOLD_FIELDS = frozenset({"id", "amount", "provider", "model", "max_input_tokens",
-                          "max_output_tokens", "ttl"})
-
-
-def read_id(value: Any, pointer: str = "/id") -> str:
-    if value is None:
-        raise _bad(pointer, "is required", errors.MISSING_FIELD)
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
-        raise _bad(pointer, f"must be a string of 1 to {MAX_ID_LENGTH} characters")
-    refuse_control_characters(value, pointer)
-    return value
-
-
-def read_hold(body: dict[str, Any], *, catalog: PriceCatalog, default_ttl_s: int) -> HoldRequest:
-    """`{"id", "amount"}` or `{"id", "provider", "model", "max_*_tokens"}`, optional `ttl`."""
-    _only(body, _HOLD_FIELDS, "an authorization")
-    hold_id = read_id(body.get("id"))
-    provider = _text(body, "provider", 128)
-    model = _text(body, "model", 256)
-    max_in = _tokens(body, "max_input_tokens")
-    max_out = _tokens(body, "max_output_tokens")
-    if body.get("amount") is not None:
-        amount = read_cost_cents(body["amount"], "/amount")
-    elif model or max_in or max_out:
-        amount = price_or_fail(catalog, provider, model, max_in, max_out, "")
-    else:
-        raise _bad("/amount", "is required (or provider, model and max tokens to price it)",
-                   errors.MISSING_FIELD)
-    ttl = body.get("ttl")
-    ttl_s = default_ttl_s if ttl is None else _integer(ttl, "/ttl", MIN_TTL_SECONDS,
-                                                        MAX_TTL_SECONDS, "seconds")
-    return HoldRequest(hold_id, amount, provider, model, ttl_s * 1000)
-
-
-@dataclass(frozen=True)
-class CaptureRequest:
-    cost_microcents: int | None
-    input_tokens: int
-    output_tokens: int
-
-
-_CAPTURE_FIELDS = frozenset({"cost", "input_tokens", "output_tokens"})
-
-
-def read_capture(body: dict[str, Any]) -> CaptureRequest:
-    """`{"cost"}` in cents, or `{"input_tokens", "output_tokens"}` priced by the hold's model."""
-    _only(body, _CAPTURE_FIELDS, "a capture")
-    cost = body.get("cost")
-    cost_microcents = None if cost is None else read_cost_cents(cost, "/cost")
-    input_tokens, output_tokens = _tokens(body, "input_tokens"), _tokens(body, "output_tokens")
-    if cost is None and "input_tokens" not in body and "output_tokens" not in body:
-        raise _bad("/cost", "is required (or input_tokens/output_tokens to price it)",
-                   errors.MISSING_FIELD)
-    return CaptureRequest(cost_microcents, input_tokens, output_tokens)
-
-
-def read_empty(body: dict[str, Any]) -> None:
-    _only(body, frozenset(), "a void request")
+    status: HoldStatus = Field(description="An active hold past its TTL reads as expired")
+    amount: CentsNumber = Field(description="The held amount, in cents")
+    captured_amount: CentsNumber | None = Field(description="The captured cost, in cents")
+    provider: str | None
+    model: str | None
+    created_at: int = Field(description="Unix ms")
+    expires_at: int = Field(description="Unix ms")

@@ -1,33 +1,38 @@
-"""Request bodies of the payments routes: unknown fields refused, amounts integer cents."""
+"""Request bodies of the payments routes: unknown fields refused, amounts integer cents.
+
+Read with the shared checks of `kernel/validation.py`; the documented shapes are the models
+in `payments/schemas.py`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from creditgate.kernel import errors as core_errors
-from creditgate.kernel.errors import ApiError
+from creditgate.kernel.validation import identifier, integer, invalid, only_fields, required
 from creditgate.payments import errors
+from creditgate.payments.auto_topup import MIN_AMOUNT_CENTS, MIN_THRESHOLD_CENTS
+from creditgate.payments.topup_keys import TopupRequest, checked_key
+from creditgate.payments.topups import MIN_TOPUP_CENTS
+
+MAX_ID_LENGTH = 128
 
 
-def check_fields(body: dict[str, Any], *, required: tuple[str, ...],
+def check_fields(body: dict[str, Any], *, required_fields: tuple[str, ...],
                  optional: tuple[str, ...] = ()) -> None:
-    for name in body:
-        if name not in required and name not in optional:
-            raise ApiError(core_errors.UNKNOWN_FIELD, f"/{name}: unknown field", f"/{name}")
-    for name in required:
-        if name not in body:
-            raise ApiError(core_errors.MISSING_FIELD, f"/{name}: field required", f"/{name}")
+    only_fields(body, required_fields + optional, "unknown field", sent_order=True)
+    for name in required_fields:
+        required(body, name, "field required", null_is_missing=False)
 
 
 def cents(body: dict[str, Any], name: str, *, minimum: int, maximum: int | None) -> int:
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(core_errors.INVALID_FIELD,
-                       f"/{name}: must be an integer number of cents", f"/{name}")
+    """An integer number of cents (100.0 is refused) within the range."""
+    pointer = f"/{name}"
+    value = integer(body[name], pointer, message="must be an integer number of cents",
+                    whole_floats=False)
     if value < minimum or (maximum is not None and value > maximum):
         upper = "" if maximum is None else f" and at most {maximum}"
-        raise ApiError(errors.AMOUNT_OUT_OF_RANGE,
-                       f"/{name}: must be at least {minimum}{upper} cents", f"/{name}")
+        raise invalid(pointer, f"must be at least {minimum}{upper} cents",
+                      errors.AMOUNT_OUT_OF_RANGE)
     return value
 
 
@@ -35,7 +40,35 @@ def optional_id(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 128:
-        raise ApiError(core_errors.INVALID_FIELD, f"/{name}: must be a non-empty id string",
-                       f"/{name}")
-    return value
+    return identifier(value, f"/{name}", MAX_ID_LENGTH, "must be a non-empty id string")
+
+
+def read_payment_method(body: dict[str, Any]) -> str | None:
+    check_fields(body, required_fields=(), optional=("payment_method",))
+    return optional_id(body, "payment_method")
+
+
+def read_topup(body: dict[str, Any], header_key: str | None, *,
+               max_cents: int) -> TopupRequest:
+    """A manual top-up; the Idempotency-Key header and `idempotency_key` must agree."""
+    check_fields(body, required_fields=("amount",),
+                 optional=("payment_method_id", "idempotency_key"))
+    amount = cents(body, "amount", minimum=MIN_TOPUP_CENTS, maximum=max_cents)
+    key = checked_key(header_key, body.get("idempotency_key"))
+    return TopupRequest(amount, optional_id(body, "payment_method_id"), key)
+
+
+def read_topup_status(body: dict[str, Any]) -> str:
+    check_fields(body, required_fields=("payment_intent_id",))
+    topup_id = optional_id(body, "payment_intent_id")
+    if topup_id is None:
+        raise invalid("/payment_intent_id", "must be a top-up id")
+    return topup_id
+
+
+def read_auto_topup(body: dict[str, Any], *, max_cents: int) -> tuple[int, int]:
+    """(amount, threshold) in cents."""
+    check_fields(body, required_fields=("amount", "threshold"))
+    amount = cents(body, "amount", minimum=MIN_AMOUNT_CENTS, maximum=max_cents)
+    threshold = cents(body, "threshold", minimum=MIN_THRESHOLD_CENTS, maximum=None)
+    return amount, threshold

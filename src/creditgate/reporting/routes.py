@@ -13,30 +13,44 @@ from creditgate.kernel.auth import account_guard
 from creditgate.kernel.clock import iso_utc
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
-from creditgate.kernel.requests import read_json_object
 from creditgate.kernel.runtime import Runtime, runtime_of
-from creditgate.reporting import errors as _errors  # noqa: F401  (registers the codes)
-from creditgate.reporting import profile, reports
+from creditgate.kernel.schemas import documented
+from creditgate.kernel.validation import read_json_object
+from creditgate.reporting import errors, profile, reports
 from creditgate.reporting.daily import metric_id
-from creditgate.reporting.errors import UNKNOWN_FORMAT
 from creditgate.reporting.export import FORMATS, MEDIA_TYPES, record_batches, stream_dataset
 from creditgate.reporting.periods import DayRange, parse_range
-from creditgate.reporting.profile_input import EMAIL_ONLY_FIELDS, read_profile
+from creditgate.reporting.schemas import (
+    DATASET_FILES,
+    BillableUsageQuery,
+    BillingEmailIn,
+    BillingProfile,
+    BillingProfileIn,
+    DeletedProfile,
+    FocusRecord,
+    PaygoQuery,
+    PaygoRecord,
+    UsageInfo,
+)
+from creditgate.reporting.validation import EMAIL_ONLY_FIELDS, read_profile
 
-router = APIRouter()
+router = APIRouter(tags=["reporting"])
 PROFILE = "/accounts/{account_id}/billing/profile"
 BILLABLE_MAX_DAYS = 31
 # PayGo answers one JSON list; a quarter bounds its size (the FOCUS export streams longer).
 PAYGO_MAX_DAYS = 93
+PROFILE_INPUT_ERRORS = (errors.INVALID_COUNTRY, errors.INVALID_EMAIL, errors.INVALID_CARD)
+RANGE_ERRORS = (errors.INVALID_DATE, errors.RANGE_REVERSED, errors.RANGE_TOO_LONG)
 
 
-@router.get(PROFILE)
+@router.get(PROFILE, **documented(BillingProfile, errors=(errors.PROFILE_NOT_FOUND,)))
 async def get_profile(request: Request,
                       account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
     return ok(await run_in_threadpool(profile.get_profile, runtime_of(request), account_id))
 
 
-@router.post(PROFILE)
+@router.post(PROFILE, **documented(BillingProfile, status=201, body=BillingProfileIn,
+                                  errors=(errors.PROFILE_EXISTS, *PROFILE_INPUT_ERRORS)))
 async def create_profile(request: Request,
                          account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
     values = read_profile(await read_json_object(request))
@@ -45,7 +59,8 @@ async def create_profile(request: Request,
     return ok(result, status=201)
 
 
-@router.put(PROFILE)
+@router.put(PROFILE, **documented(BillingProfile, body=BillingProfileIn,
+                                 errors=(errors.PROFILE_NOT_FOUND, *PROFILE_INPUT_ERRORS)))
 async def update_profile(request: Request,
                          account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
     values = read_profile(await read_json_object(request))
@@ -53,7 +68,8 @@ async def update_profile(request: Request,
                                       values))
 
 
-@router.patch(PROFILE)
+@router.patch(PROFILE, **documented(BillingProfile, body=BillingEmailIn,
+                                   errors=(errors.PROFILE_NOT_FOUND, errors.INVALID_EMAIL)))
 async def update_billing_email(request: Request,
                                account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
     values = read_profile(await read_json_object(request), allowed=EMAIL_ONLY_FIELDS)
@@ -61,7 +77,7 @@ async def update_billing_email(request: Request,
                                       values))
 
 
-@router.delete(PROFILE)
+@router.delete(PROFILE, **documented(DeletedProfile, errors=(errors.PROFILE_NOT_FOUND,)))
 async def delete_profile(request: Request,
                          account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
     deleted = await run_in_threadpool(profile.delete_profile, runtime_of(request), account_id)
@@ -74,7 +90,10 @@ def _paygo_range(request: Request, runtime: Runtime) -> DayRange:
                        max_days=PAYGO_MAX_DAYS, require_both=False)
 
 
-@router.get("/accounts/{account_id}/paygo-usage")
+PAYGO = documented(list[PaygoRecord], query=PaygoQuery, errors=RANGE_ERRORS)
+
+
+@router.get("/accounts/{account_id}/paygo-usage", **PAYGO)
 async def get_paygo_usage(request: Request,
                           account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
     runtime = runtime_of(request)
@@ -82,7 +101,7 @@ async def get_paygo_usage(request: Request,
     return ok(await run_in_threadpool(reports.paygo_usage, runtime, account_id, days))
 
 
-@router.get("/accounts/{account_id}/billable-usage")
+@router.get("/accounts/{account_id}/billable-usage", **PAYGO)
 async def get_paygo_usage_sdk_path(request: Request,
                                    account_id: str = account_guard(BILLING_READ)
                                    ) -> JSONResponse:
@@ -92,22 +111,26 @@ async def get_paygo_usage_sdk_path(request: Request,
     return ok(await run_in_threadpool(reports.paygo_usage, runtime, account_id, days))
 
 
-@router.get("/accounts/{account_id}/billable-usage/info")
+@router.get("/accounts/{account_id}/billable-usage/info", **documented(UsageInfo))
 async def get_paygo_usage_info(request: Request,
                                account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
     """Every account's usage is reported; creditgate bills calendar months, not subscriptions."""
     return ok({"covered": True, "subscriptions": []})
 
 
-@router.get("/accounts/{account_id}/billable/usage")
+@router.get("/accounts/{account_id}/billable/usage", **documented(
+    list[FocusRecord], query=BillableUsageQuery,
+    errors=(errors.UNKNOWN_FORMAT, errors.RANGE_INCOMPLETE, *RANGE_ERRORS),
+    also={200: {"content": DATASET_FILES,
+                "description": "JSON records, or with `format` the FOCUS dataset as a file"}}))
 async def get_billable_usage(request: Request,
                              account_id: str = account_guard(BILLING_READ)) -> Response:
     runtime = runtime_of(request)
     q = request.query_params
     fmt = q.get("format", "json")
     if fmt not in ("json", *FORMATS):
-        raise ApiError(UNKNOWN_FORMAT, f"format must be one of json, csv, parquet; not {fmt!r}",
-                       "/format")
+        raise ApiError(errors.UNKNOWN_FORMAT,
+                       f"format must be one of json, csv, parquet; not {fmt!r}", "/format")
     days = parse_range(q.get("from"), q.get("to"), now_ms=runtime.clock.now_ms(),
                        max_days=BILLABLE_MAX_DAYS, require_both=True)
     metric = q.get("metric") or None

@@ -3,6 +3,8 @@
 Bodies are decoded straight into typed structs by msgspec (shape, types, lengths, unknown
 fields), then the rules that need context (time window, pricing, amounts) run in one loop.
 A batch is all-or-nothing, so the whole batch is checked before anything is stored.
+msgspec stays here, on the hot path, as a decoder: refusals go through the shared
+`kernel.validation.invalid`, and the documented shape is `usage/schemas.py`.
 
 `cost` and `metadata` stay raw JSON text, which msgspec skips over by recursion: a value
 nested about a thousand levels deep runs it out of stack (RecursionError) before any rule of
@@ -21,8 +23,9 @@ from msgspec import Meta, Raw, Struct
 
 from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, MINUTE_MS
-from creditgate.kernel.errors import ApiError, ErrorCode
+from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT, cents_to_microcents
+from creditgate.kernel.validation import invalid
 from creditgate.usage.errors import METADATA_TOO_LARGE, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
 from creditgate.usage.pricing import PriceCatalog, UnknownModel
 
@@ -102,10 +105,6 @@ _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]*)`")
 
 
-def _bad(pointer: str, message: str, code: ErrorCode = errors.INVALID_FIELD) -> ApiError:
-    return ApiError(code, f"{pointer or '/'}: {message}", pointer or "/")
-
-
 def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
     """Turn msgspec's "… - at `$.events[3].cost`" into our code and JSON pointer."""
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
@@ -121,7 +120,7 @@ def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
         code, pointer = errors.UNKNOWN_FIELD, f"{pointer}/{field.group(1)}"
     elif text.startswith("Expected `array` of length <="):
         code = errors.TOO_MANY_ITEMS
-    return _bad(pointer, text, code)
+    return invalid(pointer, text, code)
 
 
 def _too_deep(decoder: msgspec.json.Decoder[Any], body: bytes, prefix: str) -> ApiError:
@@ -138,11 +137,11 @@ def _too_deep(decoder: msgspec.json.Decoder[Any], body: bytes, prefix: str) -> A
             index, name = found.groups()
             pointer = prefix + (f"/events/{index}" if index else "") + f"/{name}"
             if name == "cost":
-                return _bad(pointer, "must be a number of cents")
-            return _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
+                return invalid(pointer, "must be a number of cents")
+            return invalid(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
     except msgspec.MsgspecError:
         pass
-    return _bad(prefix, "nests too deeply")
+    return invalid(prefix, "nests too deeply")
 
 
 _PLAIN_CENTS = re.compile(rb"(\d{1,12})(?:\.(\d{1,6}))?")
@@ -157,16 +156,16 @@ def read_cost_text(raw: bytes, pointer: str, *, maximum_cents: int = MAX_EVENT_C
         amount = int(whole) * MICROCENTS_PER_CENT + (int(fraction.ljust(6, b"0"))
                                                       if fraction else 0)
         if amount > maximum_cents * MICROCENTS_PER_CENT:
-            raise _bad(pointer, f"must be between 0 and {maximum_cents} cents")
+            raise invalid(pointer, f"must be between 0 and {maximum_cents} cents")
         return amount
     if not raw or raw[:1] in b'"tfn[{':
-        raise _bad(pointer, "must be a number of cents")
+        raise invalid(pointer, "must be a number of cents")
     try:
         value = Decimal(raw.decode())
     except InvalidOperation:
-        raise _bad(pointer, "must be a number of cents") from None
+        raise invalid(pointer, "must be a number of cents") from None
     if not value.is_finite() or value < 0 or value > maximum_cents:
-        raise _bad(pointer, f"must be between 0 and {maximum_cents} cents")
+        raise invalid(pointer, f"must be between 0 and {maximum_cents} cents")
     return cents_to_microcents(value)
 
 
@@ -174,7 +173,7 @@ def read_cost_cents(value: Any, pointer: str, *,
                     maximum_cents: int = MAX_EVENT_COST_CENTS) -> int:
     """A parsed JSON number of cents (int or float) -> microcents, by its shortest text."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(pointer, "must be a number of cents")
+        raise invalid(pointer, "must be a number of cents")
     return read_cost_text(orjson.dumps(value), pointer, maximum_cents=maximum_cents)
 
 
@@ -192,7 +191,7 @@ def refuse_control_characters(value: str, pointer: str) -> None:
         return
     found = _CONTROL.search(value)
     if found is not None:
-        raise _bad(pointer, f"must not contain control characters (U+{ord(found.group()):04X} "
+        raise invalid(pointer, f"must not contain control characters (U+{ord(found.group()):04X} "
                             f"at position {found.start()})")
 
 
@@ -210,7 +209,7 @@ def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> 
         _refuse_control_characters(event, where)
     timestamp = now_ms if event.timestamp is None else event.timestamp
     if not now_ms - MAX_PAST_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
-        raise _bad(f"{where}/timestamp",
+        raise invalid(f"{where}/timestamp",
                    "must be within the last 35 days and at most 5 minutes ahead",
                    TIMESTAMP_OUT_OF_RANGE)
     input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
@@ -226,14 +225,14 @@ def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> 
 def price_or_fail(catalog: PriceCatalog, provider: str, model: str, input_tokens: int,
                   output_tokens: int, where: str) -> int:
     if not model:
-        raise _bad(f"{where}/model", "is required to price an event without a cost",
+        raise invalid(f"{where}/model", "is required to price an event without a cost",
                    UNKNOWN_MODEL)
     try:
         cost = catalog.cost_microcents(provider, model, input_tokens, output_tokens)
     except UnknownModel as exc:
-        raise _bad(f"{where}/model", f"{exc}; send 'cost' in cents", UNKNOWN_MODEL) from exc
+        raise invalid(f"{where}/model", f"{exc}; send 'cost' in cents", UNKNOWN_MODEL) from exc
     if cost > MAX_EVENT_COST_CENTS * MICROCENTS_PER_CENT:
-        raise _bad(f"{where}/input_tokens", "prices above the per-event maximum")
+        raise invalid(f"{where}/input_tokens", "prices above the per-event maximum")
     return cost
 
 
@@ -259,14 +258,14 @@ def _metadata(raw: Raw, pointer: str) -> str | None:
     if not text or text == b"null":
         return None
     if text[:1] != b"{":
-        raise _bad(pointer, "must be an object")
+        raise invalid(pointer, "must be an object")
     # Depth first: a value deep enough to exhaust msgspec's stack is answered as too deep
     # (_too_deep), so one that is both too deep and too large must be too, whatever the stack.
     if _nests_too_deep(text):
-        raise _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
+        raise invalid(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
     if len(text) > MAX_METADATA_BYTES:
-        raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes",
-                   METADATA_TOO_LARGE)
+        raise invalid(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes",
+                      METADATA_TOO_LARGE)
     return text.decode()
 
 
@@ -286,7 +285,7 @@ def read_batch_json(body: bytes, *, now_ms: int, catalog: PriceCatalog) -> list[
             checked.append(_checked(event, "", now_ms, catalog))
         except ApiError as exc:
             # Pointers are built only on failure: the hot path reads 10,000 events per batch.
-            raise _bad(f"/events/{i}{exc.pointer}", exc.message.partition(": ")[2],
+            raise invalid(f"/events/{i}{exc.pointer}", exc.message.partition(": ")[2],
                        exc.error) from None
     return checked
 

@@ -6,17 +6,28 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
+from creditgate.kernel import errors
 from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.runtime import runtime_of
+from creditgate.kernel.schemas import documented
 from creditgate.usage import history, service
+from creditgate.usage.errors import (
+    INVALID_TIME_RANGE,
+    METADATA_TOO_LARGE,
+    TIMESTAMP_OUT_OF_RANGE,
+    UNKNOWN_MODEL,
+)
 from creditgate.usage.events import read_batch_json
+from creditgate.usage.schemas import UsageEventsIn, UsageHistory, UsageHistoryQuery, UsageRecorded
 
-router = APIRouter()
+router = APIRouter(tags=["usage"])
 BASE = "/accounts/{account_id}/ai-gateway/billing"
 
 
-@router.post(f"{BASE}/usage-events")
+@router.post(f"{BASE}/usage-events", **documented(
+    UsageRecorded, body=UsageEventsIn,
+    errors=(errors.TOO_MANY_ITEMS, UNKNOWN_MODEL, TIMESTAMP_OUT_OF_RANGE, METADATA_TOO_LARGE)))
 async def post_usage_events(request: Request,
                             account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     runtime = runtime_of(request)
@@ -27,7 +38,10 @@ async def post_usage_events(request: Request,
     return ok({"accepted": recorded.accepted, "duplicates": recorded.duplicates})
 
 
-@router.get(f"{BASE}/usage-history")
+@router.get(f"{BASE}/usage-history", **documented(
+    UsageHistory, query=UsageHistoryQuery,
+    errors=(errors.MISSING_FIELD, errors.INVALID_FIELD, errors.TOO_MANY_ITEMS,
+            INVALID_TIME_RANGE)))
 async def get_usage_history(request: Request,
                             account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     runtime = runtime_of(request)
@@ -37,5 +51,3 @@ async def get_usage_history(request: Request,
     result = await run_in_threadpool(history.usage_history, runtime, account_id, window, start,
                                      end)
     return ok(result)
-
-

@@ -1,5 +1,8 @@
 """Billing profile request bodies: every rule, with a JSON pointer to the first bad field.
 
+Read with the shared refusal of `kernel/validation.py`; the documented shapes are the models
+in `reporting/schemas.py`.
+
 Fields are the ones the official Python SDK sends (`client.billing.profiles.create/update/
 update_billing_email`) plus the writable fields of the reference's profile. `payment_nonce`,
 `validation_code` and `device_data` are write-only: accepted, checked, never stored or shown.
@@ -14,7 +17,7 @@ from typing import Any
 import pycountry
 
 from creditgate.kernel import errors
-from creditgate.kernel.errors import ApiError, ErrorCode
+from creditgate.kernel.validation import invalid
 from creditgate.reporting.errors import INVALID_CARD, INVALID_COUNTRY, INVALID_EMAIL
 
 TEXT_FIELDS: dict[str, int] = {
@@ -39,15 +42,16 @@ PROFILE_FIELDS = frozenset((*TEXT_FIELDS, *EMAIL_FIELDS, *COUNTRY_FIELDS, *CARD_
                             *WRITE_ONLY))
 EMAIL_ONLY_FIELDS = frozenset({"billing_email", "secondary_billing_email", "preferred_locale"})
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                    r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-_PHONE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
-_MAX_EMAIL = 254
-
-
-def _bad(field: str, message: str, code: ErrorCode = errors.INVALID_FIELD) -> ApiError:
-    return ApiError(code, f"/{field}: {message}", f"/{field}")
+EMAIL_PATTERN = (r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                 r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
+PHONE_PATTERN = r"^\+?[0-9 ().-]{3,32}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_LOCALE = re.compile(LOCALE_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
+MAX_EMAIL = 254
+COUNTRY_LENGTH = 64
+CARD_EXPIRY = (("card_expiry_month", 1, 12), ("card_expiry_year", 2000, 2199))
 
 
 def _string(body: dict[str, Any], field: str, limit: int) -> str | None:
@@ -55,28 +59,29 @@ def _string(body: dict[str, Any], field: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _bad(field, "must be a string or null")
+        raise invalid(f"/{field}", "must be a string or null")
     value = value.strip()
     if len(value) > limit:
-        raise _bad(field, f"must be at most {limit} characters")
+        raise invalid(f"/{field}", f"must be at most {limit} characters")
     return value or None
 
 
 def _country(body: dict[str, Any], field: str) -> str | None:
-    value = _string(body, field, 64)
+    value = _string(body, field, COUNTRY_LENGTH)
     if value is None:
         return None
     code = value.upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise _bad(field, f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'DE')",
-                   INVALID_COUNTRY)
+        raise invalid(f"/{field}",
+                      f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'DE')",
+                      INVALID_COUNTRY)
     return code
 
 
 def _email(body: dict[str, Any], field: str) -> str | None:
-    value = _string(body, field, _MAX_EMAIL)
+    value = _string(body, field, MAX_EMAIL)
     if value is not None and not _EMAIL.match(value):
-        raise _bad(field, f"{value!r} is not a valid email address", INVALID_EMAIL)
+        raise invalid(f"/{field}", f"{value!r} is not a valid email address", INVALID_EMAIL)
     return value
 
 
@@ -97,26 +102,28 @@ def _card(body: dict[str, Any], out: dict[str, Any]) -> None:
             out["card_last4"] = None
         else:
             if not isinstance(raw, str):
-                raise _bad("card_number", "must be a string of digits")
+                raise invalid("/card_number", "must be a string of digits")
             digits = re.sub(r"[ -]", "", raw)
             if not digits.isdigit() or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
-                raise _bad("card_number", "is not a valid card number", INVALID_CARD)
+                raise invalid("/card_number", "is not a valid card number", INVALID_CARD)
             out["card_last4"] = digits[-4:]
-    for field, low, high in (("card_expiry_month", 1, 12), ("card_expiry_year", 2000, 2199)):
+    for field, low, high in CARD_EXPIRY:
         if field in body:
             value = body[field]
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or not low <= value <= high):
-                raise _bad(field, f"must be an integer from {low} to {high}", INVALID_CARD)
+                raise invalid(f"/{field}", f"must be an integer from {low} to {high}",
+                              INVALID_CARD)
             out[field] = value
 
 
 def _check_keys(body: dict[str, Any], allowed: frozenset[str]) -> None:
     for field in sorted(body):
         if field in READ_ONLY:
-            raise _bad(field, "is read-only")
+            raise invalid(f"/{field}", "is read-only")
         if field not in allowed:
-            raise _bad(field, "is not a field of a billing profile", errors.UNKNOWN_FIELD)
+            raise invalid(f"/{field}", "is not a field of a billing profile",
+                          errors.UNKNOWN_FIELD)
 
 
 def read_profile(body: dict[str, Any], *, allowed: frozenset[str] = PROFILE_FIELDS
@@ -128,9 +135,9 @@ def read_profile(body: dict[str, Any], *, allowed: frozenset[str] = PROFILE_FIEL
         if field in body:
             out[field] = _string(body, field, limit)
     if out.get("preferred_locale") and not _LOCALE.match(out["preferred_locale"]):
-        raise _bad("preferred_locale", "must be a BCP 47 language tag such as 'en-US'")
+        raise invalid("/preferred_locale", "must be a BCP 47 language tag such as 'en-US'")
     if out.get("telephone") and not _PHONE.match(out["telephone"]):
-        raise _bad("telephone", "must be a phone number (digits, spaces, + ( ) . -)")
+        raise invalid("/telephone", "must be a phone number (digits, spaces, + ( ) . -)")
     for field in EMAIL_FIELDS:
         if field in body:
             out[field] = _email(body, field)
