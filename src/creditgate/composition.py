@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from creditgate.accounts.routes import router as accounts_router
+from creditgate.accounts.rows import lock_account
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
 from creditgate.invoices.taxes import tax_rates_for
@@ -45,7 +46,8 @@ ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    runtime = Runtime.from_settings(settings, clock)
+    # Database.write_for locks the account row through the accounts package.
+    runtime = Runtime.from_settings(settings, clock, account_lock=lock_account)
     runtime.services["catalog"] = PriceCatalog()
     runtime.services["credential_cache"] = CredentialCache(int(settings.get("auth_cache_ms",
                                                                             "1000")))

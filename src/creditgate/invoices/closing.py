@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 from sqlalchemy import exists, insert, or_, select, update
 
+from creditgate.accounts.rows import lock_account
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.statements import USAGE, Statement, statements_through
 from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import runtime_tax_rates
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.months import month_end_ms, month_of, previous_month
 from creditgate.kernel.runtime import Runtime
@@ -82,6 +82,8 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
     with runtime.db.write() as conn:
         due = []
         for account_id in sorted(set(account_ids)):
+            # Not `Database.write_for`: one transaction closes several accounts, and an id that
+            # names no account is skipped (the CLI checks the ids it is given).
             account = lock_account(conn, account_id)
             if account is None:
                 continue

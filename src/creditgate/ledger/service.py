@@ -1,4 +1,4 @@
-"""Ledger entries and balance. Callers hold the account lock (`kernel.db.lock_account`)."""
+"""Ledger entries and balance. Callers hold the account lock (`Database.write_for`)."""
 
 from __future__ import annotations
 

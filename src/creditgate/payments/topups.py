@@ -18,7 +18,6 @@ import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from creditgate.invoices.tables import invoices
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT
@@ -192,16 +191,14 @@ def record_auto_failure(conn: Connection, account_id: str, reason: str, now_ms: 
 
 
 def settle_locked(runtime: Runtime, topup: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
-    with runtime.db.write() as conn:
-        lock_account(conn, topup["account_id"])
+    with runtime.db.write_for(topup["account_id"]) as (conn, _):
         return settle(conn, topup["id"], outcome, runtime.clock.now_ms())
 
 
 def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> dict[str, Any]:
     """Start a top-up, or answer the earlier one this request repeats (payments/topup_keys)."""
     now = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         topup = earlier_topup(conn, account_id, request, now, duplicate_window_ms(runtime))
         if topup is None:
             topup = _open_manual(conn, account_id, request, now)

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import microcents_to_usd_decimal
@@ -96,9 +95,8 @@ def get_profile(runtime: Runtime, account_id: str) -> dict[str, Any]:
 
 def create_profile(runtime: Runtime, account_id: str, values: dict[str, Any]) -> dict[str, Any]:
     now_ms = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        # The account row lock makes two concurrent creates a 201 and a 409, never a crash.
-        lock_account(conn, account_id)
+    # The account row lock makes two concurrent creates a 201 and a 409, never a crash.
+    with runtime.db.write_for(account_id) as (conn, _):
         if _row(conn, account_id) is not None:
             raise ApiError(PROFILE_EXISTS, "The account already has a billing profile; "
                            "change it with PUT or PATCH")
