@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from creditgate.accounts.auth import CredentialCache
 from creditgate.accounts.routes import router as accounts_router
 from creditgate.accounts.rows import lock_account
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
 from creditgate.invoices.taxes import tax_rates_for
-from creditgate.kernel.auth import CredentialCache
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.fastlane import FastRoute
 from creditgate.kernel.runtime import Runtime

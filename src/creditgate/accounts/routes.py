@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from creditgate.kernel.auth import CurrentPrincipal
+from creditgate.accounts.auth import CurrentPrincipal
 from creditgate.kernel.envelope import JSONResponse, ok
 
 router = APIRouter()

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ
 from creditgate.invoices import history
 from creditgate.invoices.errors import INVOICE_LINK_INVALID, INVOICE_NOT_FOUND
 from creditgate.invoices.links import link_is_valid
 from creditgate.invoices.pdf import InvoiceDocument, invoice_pdf, load_document
-from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime, runtime_of

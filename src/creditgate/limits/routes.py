@@ -10,10 +10,10 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
 from creditgate.accounts.rows import lock_account
 from creditgate.kernel import errors as core_errors
-from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.fastlane import FastRoute
