@@ -6,14 +6,17 @@ import threading
 
 import click
 
-from creditgate.cli_support import runtime_from_env
 from creditgate.composition import build_runtime, build_worker
+from creditgate.kernel.commands import CommandRuntime, runtime_from_env
 from creditgate.settings import Settings
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """creditgate: billing for AI gateways (prepaid credits, usage, limits, invoices)."""
+    # The domains' commands build their runtime through this (kernel/commands.py).
+    ctx.obj = CommandRuntime(lambda: build_runtime(Settings.from_env()))
 
 
 @main.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from creditgate.cli_support import emit, fail, runtime_from_env
+from creditgate.kernel.commands import emit, fail, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_cents_number
