@@ -6,10 +6,10 @@ The `accounts` table is this package's: other packages change it only through th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
 from creditgate.accounts.tables import accounts
 from creditgate.kernel.sql import Sql
@@ -33,3 +33,21 @@ def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
 
 
 _LOCK_QUERIES: dict[str, Sql] = {}
+
+
+def move_balance(conn: Connection, account_id: str, amount_microcents: int) -> None:
+    """Move the running balance by a ledger entry's amount, in the entry's transaction (only
+    `ledger.service.post_entry` calls it, so balance == sum of the entries)."""
+    _MOVE_BALANCE.run(conn, {"account_id": account_id, "amount": amount_microcents})
+
+
+# Every usage batch, capture and top-up runs it.
+_MOVE_BALANCE = Sql("UPDATE accounts SET balance_microcents = balance_microcents + :amount "
+                    "WHERE id = :account_id")
+
+
+def mark_closed_through(conn: Connection, account_ids: Sequence[str], month: str) -> None:
+    """Every month up to `month` ("YYYY-MM") is closed into statements for these (locked)
+    accounts: usage for those months is billed as late usage from now on."""
+    conn.execute(update(accounts).where(accounts.c.id.in_(list(account_ids)))
+                 .values(closed_through_month=month))
