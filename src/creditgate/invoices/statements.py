@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, select
 
-from creditgate.invoices.tables import CREDIT_ENTRIES, invoices
+from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import TaxRates, profile_countries, tax_cents
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_whole_cents
 from creditgate.kernel.months import month_end_ms, month_of, month_start_ms, next_month
-from creditgate.ledger.tables import ledger_entries
+from creditgate.ledger.tables import CREDIT_ENTRIES, ledger_entries
 from creditgate.usage.tables import usage_rollups
 
 USAGE = "usage"
