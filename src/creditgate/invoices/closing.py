@@ -20,6 +20,7 @@ from sqlalchemy import exists, insert, or_, select
 
 from creditgate.accounts.rows import lock_account, mark_closed_through
 from creditgate.accounts.tables import accounts
+from creditgate.invoices.buyers import billing_profiles
 from creditgate.invoices.statements import USAGE, Statement, statements_through
 from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import runtime_tax_rates
@@ -78,6 +79,7 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
     """Close every month up to `through` for these accounts, in one transaction."""
     report = CloseReport()
     rates = runtime_tax_rates(runtime)
+    profiles = billing_profiles(runtime)
     now_ms = runtime.clock.now_ms()
     with runtime.db.write() as conn:
         due = []
@@ -96,7 +98,8 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
         if not due:
             return report
         rows = []
-        for statement in statements_through(conn, due, through, rates):
+        countries = profiles.countries(conn, [str(a["id"]) for a in due])
+        for statement in statements_through(conn, due, through, rates, countries):
             if statement.lines:
                 rows.append(_statement_row(statement, now_ms))
             else:

@@ -1,12 +1,14 @@
 """The account's billing profile: create, read, update, update billing email, delete.
 
 One row per account in `billing_profiles`; the invoices domain reads its `country` (ISO 3166-1
-alpha-2) for tax. Each change is one unit of work.
+alpha-2) for tax and its address for PDFs through `BillingProfileReader` (the port
+`invoices.buyers.BillingProfiles`, filled by the composition root). Each change is one unit of
+work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -129,3 +131,20 @@ def delete_profile(runtime: Runtime, account_id: str) -> str:
             raise _missing()
         conn.execute(delete(billing_profiles).where(billing_profiles.c.account_id == account_id))
         return str(row["id"])
+
+
+class BillingProfileReader:
+    """The billing profiles as the invoices domain reads them (`invoices.buyers`)."""
+
+    def countries(self, conn: Connection,
+                  account_ids: Sequence[str]) -> dict[str, str | None]:
+        countries: dict[str, str | None] = dict.fromkeys(account_ids)
+        for account_id, country in conn.execute(
+            select(billing_profiles.c.account_id, billing_profiles.c.country)
+            .where(billing_profiles.c.account_id.in_(list(account_ids)))
+        ):
+            countries[account_id] = country.strip().upper() if country else None
+        return countries
+
+    def buyer(self, conn: Connection, account_id: str) -> Mapping[str, Any] | None:
+        return _row(conn, account_id)
