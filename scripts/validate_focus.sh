@@ -4,8 +4,10 @@
 # 1. Installs focus-validator 2.x (its FOCUS 1.2 rules ship inside the package) into its own
 #    venv, .venv-focus, made with a Python 3.12+ (exit 3 when there is none).
 # 2. Makes a fresh SQLite database, an account and sample usage (priced by the catalog and
-#    with explicit costs, across many days) through the `creditgate` command.
-# 3. Exports the dataset as CSV and as Parquet with `creditgate export focus`.
+#    with explicit costs, across many days, one provider named like a spreadsheet formula)
+#    through the `creditgate` command.
+# 3. Exports the dataset as CSV and as Parquet with `creditgate export focus`, and checks that
+#    the formula-named provider reads back as text in the CSV ('=…) and raw in Parquet.
 # 4. Runs the validator offline (--block-download) on both and fails on any failed rule.
 #
 # One tolerance, printed when used: the 1.2 rules InvoiceId-C-004-C ("MUST be null when not
@@ -53,6 +55,7 @@ ACCOUNT="$($CG accounts create --name "FOCUS sample" --json | .venv/bin/python -
 .venv/bin/python - "$WORK/events.jsonl" <<'PY'
 import json, sys, time
 
+FORMULA = "=cmd|' /C calc'!A0"
 now = int(time.time() * 1000)
 models = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"),
           ("anthropic", "claude-3-5-sonnet-latest")]
@@ -67,6 +70,9 @@ with open(sys.argv[1], "w") as out:
             event = {"id": f"ev-{i}", "timestamp": stamp, "provider": provider,
                      "model": model, "input_tokens": 400 + 37 * i, "output_tokens": 20 + i}
         out.write(json.dumps(event) + "\n")
+    # Gateway strings reach CSV cells: this one must arrive as text, and stay valid FOCUS.
+    out.write(json.dumps({"id": "ev-formula", "timestamp": now - 3_600_000, "cost": 0.5,
+                          "provider": FORMULA, "model": "@SUM(1+1)"}) + "\n")
 PY
 $CG usage import "$WORK/events.jsonl" --account "$ACCOUNT" --json >/dev/null
 FROM="$(.venv/bin/python -c 'import datetime as d; print(d.date.today() - d.timedelta(days=30))')"
@@ -79,6 +85,25 @@ for FORMAT in csv parquet; do
   FILE="$WORK/focus.$FORMAT"
   $CG export focus --account "$ACCOUNT" --from "$FROM" --to "$TO" --format "$FORMAT" \
     --out "$FILE" --json
+  .venv/bin/python - "$FILE" "$FORMAT" <<'PY' || status=1
+import csv, sys
+
+import pyarrow.parquet as pq
+
+path, fmt = sys.argv[1], sys.argv[2]
+formula = "=cmd|' /C calc'!A0"
+if fmt == "csv":
+    with open(path, newline="", encoding="utf-8") as f:
+        providers = {row["HostProviderName"] for row in csv.DictReader(f)}
+    expected, kind = "'" + formula, "as text"
+else:
+    providers = set(pq.read_table(path).column("HostProviderName").to_pylist())
+    expected, kind = formula, "raw"
+if expected not in providers:
+    sys.exit(f"{fmt}: the formula-named provider does not read back {kind}: "
+             f"{sorted(providers)}")
+print(f"{fmt}: formula-named provider reads back {kind}")
+PY
   # The validator reads its currency list by a path relative to its package directory.
   (cd "$SITE" && "$OLDPWD/.venv-focus/bin/focus-validator" --data-file "$FILE" \
     --validate-version 1.2.0.1 --block-download --show-violations) >"$WORK/report.$FORMAT.txt" 2>&1 \

@@ -20,6 +20,7 @@ from creditgate.kernel.envelope import (
 )
 from creditgate.kernel.fastlane import FastLane
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.secret_key import check_secret_key
 from creditgate.settings import Settings
 
 API_PREFIX = "/client/v4"
@@ -87,7 +88,13 @@ def app_from_env() -> CreditgateApp:
     """Entry point for `uvicorn --factory creditgate.app:app_from_env` (one per worker process)."""
     import gc
 
-    app = create_app()
+    settings = Settings.from_env()
+    # Also when uvicorn runs this factory itself; under `serve` it was checked (and warned
+    # about) once already.
+    check_secret_key(settings, warn=False)
+    runtime = build_runtime(settings)
+    runtime.secret_key()  # read at start: every process on the database signs with it
+    app = create_app(runtime)
     # Everything built so far (modules, the price catalog, the app) lives as long as the
     # process. Frozen, it is left out of the cyclic GC's full collections, which otherwise
     # walk it every few hundred requests and stall the event loop 80-120 ms each (measured

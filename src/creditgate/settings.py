@@ -21,7 +21,10 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     worker_poll_seconds: float = 0.5
     public_base_url: str = "http://127.0.0.1:8787"
-    secret_key: str = "dev-insecure-secret-change-me"
+    # Signs links. Empty: a key generated once and kept in the database (kernel/secret_key.py).
+    secret_key: str = ""
+    # "production", or "development", which allows the public development secret key.
+    env: str = "production"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -41,7 +44,8 @@ class Settings:
             max_body_bytes=int(_env("MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             worker_poll_seconds=float(_env("WORKER_POLL_SECONDS", "0.5")),
             public_base_url=_env("PUBLIC_BASE_URL", f"http://{host}:{port}"),
-            secret_key=_env("SECRET_KEY", "dev-insecure-secret-change-me"),
+            secret_key=_env("SECRET_KEY", ""),
+            env=_env("ENV", "production").lower(),
             extra=extra,
         )
 

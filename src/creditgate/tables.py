@@ -2,6 +2,7 @@
 
 from creditgate.accounts import tables as _accounts  # noqa: F401
 from creditgate.invoices import tables as _invoices  # noqa: F401
+from creditgate.kernel import tables as _kernel  # noqa: F401
 from creditgate.kernel.db import metadata
 from creditgate.ledger import tables as _ledger  # noqa: F401
 from creditgate.limits import tables as _limits  # noqa: F401

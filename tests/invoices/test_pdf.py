@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
@@ -142,6 +144,67 @@ def test_tampered_expired_or_borrowed_links_are_refused(
     clock.set(expires * 1000)
     response = client.get(good)
     assert (response.status_code, error_of(response)["code"]) == (403, 4002)
+
+
+def _signed_path(client: Any, account: Account) -> tuple[str, str, str, str]:
+    """(path, invoice id, expires, sig) of the newest invoice's link."""
+    invoices = client.get(account.url("ai-gateway/billing/invoice-history"),
+                          headers=account.headers).json()["result"]["invoices"]
+    path, _, query = local(invoices[0]["invoice_pdf"]).partition("?")
+    params = dict(parse_qsl(query))
+    assert list(params) == ["expires", "sig"]
+    return path, str(invoices[0]["id"]), params["expires"], params["sig"]
+
+
+def _refused(client: Any, urls: list[str]) -> None:
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert error_of(response) == {"code": 4002,
+                                      "message": "This invoice link is invalid or has expired"}
+
+
+def test_a_link_signed_with_the_development_value_is_refused(
+        runtime: Runtime, account: Account, client: Any) -> None:
+    """The key the code once defaulted to is public: with no key set, the server signs with
+    the one generated in its database instead."""
+    topup_invoice(runtime, account.id, 1000)
+    path, invoice_id, expires, sig = _signed_path(client, account)
+    forged = hmac.new(b"dev-insecure-secret-change-me",
+                      f"invoice-pdf:{invoice_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+    assert forged != sig
+    _refused(client, [f"{path}?expires={expires}&sig={forged}"])
+    assert client.get(f"{path}?expires={expires}&sig={sig}").status_code == 200
+
+
+def test_expires_is_taken_only_as_it_was_signed(
+        runtime: Runtime, account: Account, client: Any) -> None:
+    """int() reads all of these as the signed time; the signature covers the text as sent."""
+    topup_invoice(runtime, account.id, 1000)
+    path, _, expires, sig = _signed_path(client, account)
+    arabic_indic = "".join(chr(0x660 + int(d)) for d in expires)
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in expires)
+    variants = [f"0{expires}", f"00{expires}", f"+{expires}", f" {expires}", f"{expires} ",
+                f"{expires}\n", f"{expires}_", arabic_indic, fullwidth, "²", "0"]
+    _refused(client, [f"{path}?expires={quote(v)}&sig={sig}" for v in variants])
+    # A signature that is not ASCII is refused like any other (compare_digest raised on it).
+    _refused(client, [f"{path}?expires={expires}&sig={quote('é' * 64)}"])
+    assert client.get(f"{path}?expires={expires}&sig={sig}").status_code == 200
+
+
+def test_a_repeated_sig_or_expires_is_refused(
+        runtime: Runtime, account: Account, client: Any) -> None:
+    topup_invoice(runtime, account.id, 1000)
+    path, _, expires, sig = _signed_path(client, account)
+    _refused(client, [
+        f"{path}?expires={expires}&sig=0&sig={sig}",
+        f"{path}?expires={expires}&sig={sig}&sig=0",
+        f"{path}?expires={expires}&sig={sig}&sig={sig}",
+        f"{path}?expires=1&expires={expires}&sig={sig}",
+        f"{path}?expires={expires}&expires={expires}&sig={sig}",
+        f"{path}?sig={sig}&expires={expires}&sig={sig}",
+    ])
+    assert client.get(f"{path}?sig={sig}&expires={expires}").status_code == 200
 
 
 def test_a_long_statement_flows_onto_more_pages(tmp_path: Path) -> None:

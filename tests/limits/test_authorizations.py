@@ -196,6 +196,10 @@ BAD_HOLDS: list[tuple[Any, int, str]] = [
     ({"id": "a", "model": "no-such-model-zz", "max_input_tokens": 10}, 1005, "/model"),
     ({"id": "a", "model": "gpt-4o", "max_input_tokens": -1}, 1001, "/max_input_tokens"),
     ([], 1001, "/"),
+    # A capture makes the hold a usage event: its names follow the events' rules.
+    ({"id": "a\x00", "amount": 1}, 1001, "/id"),
+    ({"id": "a", "amount": 1, "provider": "open\x85ai"}, 1001, "/provider"),
+    ({"id": "a", "amount": 1, "model": "gpt\x7f"}, 1001, "/model"),
 ]
 
 

@@ -1,5 +1,8 @@
 """The FinOps Foundation's focus-validator accepts the exported dataset (scripts/validate_focus.sh).
 
+Its sample includes a provider named like a spreadsheet formula, which the CSV must carry as
+text (a leading `'`) and Parquet as given, and both must still validate.
+
 The validator needs Python 3.12+; without one the test is skipped, saying so, except in CI
 (CI=true), where it fails.
 """
@@ -30,3 +33,6 @@ def test_official_focus_validator_finds_no_failed_rule() -> None:
     assert result.returncode == 0, output
     assert "csv: no failed rules" in output
     assert "parquet: no failed rules" in output
+    # The sample has a provider named "=cmd|' /C calc'!A0" (issue 19): text in the CSV.
+    assert "csv: formula-named provider reads back as text" in output
+    assert "parquet: formula-named provider reads back raw" in output

@@ -20,7 +20,6 @@ from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.months import month_of
 from creditgate.kernel.runtime import Runtime
-from creditgate.settings import Settings
 
 ORIGINS = {"auto": ("auto_topup",), "manual": ("manual_topup",), "all": None}
 MAX_PER_PAGE = 100
@@ -55,7 +54,7 @@ def parse_query(params: Mapping[str, str]) -> HistoryQuery:
     return HistoryQuery(kind, page, per_page)
 
 
-def invoice_summary(row: Mapping[str, Any], settings: Settings, now_s: int) -> dict[str, Any]:
+def invoice_summary(row: Mapping[str, Any], runtime: Runtime, now_s: int) -> dict[str, Any]:
     """One history entry; amounts are integer cents, `created` Unix seconds."""
     return {
         "id": row["id"],
@@ -70,7 +69,7 @@ def invoice_summary(row: Mapping[str, Any], settings: Settings, now_s: int) -> d
         "created_by": row["created_by"],
         "description": row["description"],
         "invoice_origin": row["origin"],
-        "invoice_pdf": pdf_url(settings, str(row["id"]), now_s),
+        "invoice_pdf": pdf_url(runtime, str(row["id"]), now_s),
         "status": row["status"],
         # Beyond the reference (Stripe's names): the billed period, in Unix seconds.
         "period_start": int(row["period_start_s"]),
@@ -96,7 +95,7 @@ def invoice_history(runtime: Runtime, account_id: str,
     now_s = runtime.clock.now_ms() // 1000
     pagination = {"has_more": query.page * query.per_page < total, "page": query.page,
                   "per_page": query.per_page, "total_count": total}
-    result = {"invoices": [invoice_summary(dict(r), runtime.settings, now_s) for r in rows],
+    result = {"invoices": [invoice_summary(dict(r), runtime, now_s) for r in rows],
               "pagination": pagination}
     return result, dict(pagination)
 

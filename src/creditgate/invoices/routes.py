@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from creditgate.accounts.auth import account_guard
@@ -52,7 +53,7 @@ def _pdf_response(runtime: Runtime, document: InvoiceDocument) -> Response:
 def _signed_pdf(runtime: Runtime, invoice_id: str, expires: str | None,
                 sig: str | None) -> Response:
     now_s = runtime.clock.now_ms() // 1000
-    if not link_is_valid(runtime.settings, invoice_id, expires, sig, now_s):
+    if not link_is_valid(runtime, invoice_id, expires, sig, now_s):
         raise ApiError(INVOICE_LINK_INVALID, "This invoice link is invalid or has expired")
     document = load_document(runtime, invoice_id)
     if document is None:
@@ -67,11 +68,19 @@ def _account_pdf(runtime: Runtime, account_id: str, invoice_id: str) -> Response
     return _pdf_response(runtime, document)
 
 
+def _only(params: QueryParams, name: str) -> str | None:
+    """The parameter's value; None when it is missing or repeated. Which of two values counts
+    is up to each reader (Starlette takes the last, a proxy or cache in front may take the
+    first), so a link with two is refused rather than read one way here."""
+    values = params.getlist(name)
+    return values[0] if len(values) == 1 else None
+
+
 @router.get("/invoices/{invoice_id}/pdf", response_class=Response)
 async def get_signed_invoice_pdf(request: Request, invoice_id: str) -> Response:
     q = request.query_params
     return await run_in_threadpool(_signed_pdf, runtime_of(request), invoice_id,
-                                   q.get("expires"), q.get("sig"))
+                                   _only(q, "expires"), _only(q, "sig"))
 
 
 @router.get(f"{BASE}/invoices/{{invoice_id}}/pdf", response_class=Response)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from creditgate.kernel.clock import Clock, SystemClock
 from creditgate.kernel.db import AccountLock, Database
+from creditgate.kernel.secret_key import LINK_KEY, stored_secret
 from creditgate.settings import Settings
 
 
@@ -19,6 +20,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     # Domain services that need construction (payment processor, pricing catalog…), by name.
     services: dict[str, Any] = field(default_factory=dict)
+    _secret_key: str | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None, *,
@@ -26,6 +28,16 @@ class Runtime:
         db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
                       account_lock=account_lock)
         return cls(settings=settings, db=db, clock=clock or SystemClock())
+
+    def secret_key(self) -> str:
+        """The key that signs links: CREDITGATE_SECRET_KEY when set, else the database's own.
+
+        Read once per runtime (servers and workers read it at start). Threads that ask at once
+        each read the same stored key, so no lock is needed."""
+        if self._secret_key is None:
+            self._secret_key = self.settings.secret_key or stored_secret(
+                self.db, LINK_KEY, self.clock.now_ms())
+        return self._secret_key
 
 
 def runtime_of(request: Request) -> Runtime:

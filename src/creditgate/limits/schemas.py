@@ -13,7 +13,13 @@ from typing import Any
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
 from creditgate.limits.windows import DURATIONS, STRATEGIES, Limit
-from creditgate.usage.events import MAX_ID_LENGTH, MAX_TOKENS, price_or_fail, read_cost_cents
+from creditgate.usage.events import (
+    MAX_ID_LENGTH,
+    MAX_TOKENS,
+    price_or_fail,
+    read_cost_cents,
+    refuse_control_characters,
+)
 from creditgate.usage.pricing import PriceCatalog
 
 MIN_LIMIT_CENTS = 100
@@ -62,6 +68,8 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str:
         return ""
     if not isinstance(value, str) or len(value) > limit:
         raise _bad(f"/{name}", f"must be a string of at most {limit} characters")
+    # A capture turns the hold into a usage event: the same rule as the events' names.
+    refuse_control_characters(value, f"/{name}")
     return value
 
 
@@ -102,6 +110,7 @@ def read_id(value: Any, pointer: str = "/id") -> str:
         raise _bad(pointer, "is required", errors.MISSING_FIELD)
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
         raise _bad(pointer, f"must be a string of 1 to {MAX_ID_LENGTH} characters")
+    refuse_control_characters(value, pointer)
     return value
 
 

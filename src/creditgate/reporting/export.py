@@ -64,6 +64,23 @@ _TIME_COLUMNS = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "C
 CSV_SCHEMA = pa.schema([(f.name, TEXT if f.name in _TIME_COLUMNS else f.type) for f in SCHEMA])
 
 
+# First characters that make a spreadsheet run a cell as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A CSV text cell: `value` with a leading `'` if a spreadsheet would run it as a formula.
+
+    Providers and models are the gateway's strings (`=cmd|' /C calc'!A0`); the `'` makes
+    spreadsheets read the cell as text. Parquet is typed, not a formula surface: raw there.
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _as_is(value: str) -> str:
+    return value
+
+
 def schema_for(fmt: str) -> pa.Schema:
     return CSV_SCHEMA if fmt == "csv" else SCHEMA
 
@@ -78,10 +95,16 @@ def _decimal(unscaled: list[int], kind: pa.DataType) -> pa.Array:
 
 @dataclass
 class _Names:
-    """Per-metric and per-month strings, computed once per export rather than once per row."""
+    """Per-metric and per-month strings, computed once per export rather than once per row.
+
+    Every text value of a batch passes through `cell` here (`csv_text` for a CSV; dates are
+    ours, and ChargeDescription starts with a metric name), so formula cells are neutralized
+    once per distinct string, not once per row and column.
+    """
 
     issuer: Issuer
-    metrics: dict[tuple[str, str], tuple[str, str]]
+    cell: Callable[[str], str]
+    metrics: dict[tuple[str, str], tuple[str, str, str]]
     months: dict[str, tuple[int, int, str]]
     texts: dict[int, str]
 
@@ -92,11 +115,14 @@ class _Names:
             self.texts[seconds] = found
         return found
 
-    def metric(self, provider: str, model: str) -> tuple[str, str]:
+    def metric(self, provider: str, model: str) -> tuple[str, str, str]:
+        """(metric id, metric name, publisher) of a provider/model pair."""
         key = (provider, model)
         found = self.metrics.get(key)
         if found is None:
-            found = (metric_id(provider, model), metric_name(provider, model))
+            found = (self.cell(metric_id(provider, model)),
+                     self.cell(metric_name(provider, model)),
+                     self.cell(provider or self.issuer.provider_name))
             self.metrics[key] = found
         return found
 
@@ -105,7 +131,7 @@ class _Names:
         found = self.months.get(month)
         if found is None:
             found = (month_start_ms(month) // 1000, month_end_ms(month) // 1000,
-                     self.issuer.invoice_id(month))
+                     self.cell(self.issuer.invoice_id(month)))
             self.months[month] = found
         return found
 
@@ -124,10 +150,10 @@ def _batch(rows: list[DailyUsage], issuer: Issuer, names: _Names,
     metrics = [names.metric(r.provider, r.model) for r in rows]
     periods = [names.month(r.billing_month) for r in rows]
     day_s = [r.day_ms // 1000 for r in rows]
-    publishers = pa.array([r.provider or issuer.provider_name for r in rows], TEXT)
+    publishers = pa.array([m[2] for m in metrics], TEXT)
 
     def const(value: str) -> pa.Array:
-        return pa.repeat(pa.scalar(value, TEXT), n)
+        return pa.repeat(pa.scalar(names.cell(value), TEXT), n)
 
     columns: dict[str, Any] = {
         "BilledCost": cost, "BillingAccountId": const(issuer.account_id),
@@ -135,6 +161,7 @@ def _batch(rows: list[DailyUsage], issuer: Issuer, names: _Names,
         "BillingPeriodEnd": _times([p[1] for p in periods], names, schema),
         "BillingPeriodStart": _times([p[0] for p in periods], names, schema),
         "ChargeCategory": const("Usage"), "ChargeClass": pa.nulls(n, TEXT),
+        # Starts with the metric name (already a safe cell), so it is a safe cell too.
         "ChargeDescription": pa.array([charge_description(r, m[1])
                                        for r, m in zip(rows, metrics, strict=True)], TEXT),
         "ChargeFrequency": const("Usage-Based"),
@@ -162,7 +189,7 @@ def _batch(rows: list[DailyUsage], issuer: Issuer, names: _Names,
 def record_batches(rows: Iterable[DailyUsage], issuer: Issuer, fmt: str = "parquet",
                    batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The rows as Arrow record batches of at most `batch_rows` rows, typed for `fmt`."""
-    names = _Names(issuer, {}, {}, {})
+    names = _Names(issuer, csv_text if fmt == "csv" else _as_is, {}, {}, {})
     schema = schema_for(fmt)
     pending: list[DailyUsage] = []
     for row in rows:

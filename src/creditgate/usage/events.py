@@ -3,6 +3,10 @@
 Bodies are decoded straight into typed structs by msgspec (shape, types, lengths, unknown
 fields), then the rules that need context (time window, pricing, amounts) run in one loop.
 A batch is all-or-nothing, so the whole batch is checked before anything is stored.
+
+`cost` and `metadata` stay raw JSON text, which msgspec skips over by recursion: a value
+nested about a thousand levels deep runs it out of stack (RecursionError) before any rule of
+ours sees it. `_too_deep` turns that into the same 400 a merely too-deep value gets.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, MINUTE_MS
 from creditgate.kernel.errors import ApiError, ErrorCode
 from creditgate.kernel.money import MICROCENTS_PER_CENT, cents_to_microcents
-from creditgate.usage.errors import TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
+from creditgate.usage.errors import METADATA_TOO_LARGE, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
 from creditgate.usage.pricing import PriceCatalog, UnknownModel
 
 MAX_EVENTS = 10_000
@@ -29,6 +33,11 @@ MAX_FUTURE_MS = 5 * MINUTE_MS
 MAX_EVENT_COST_CENTS = 100_000_000  # $1M for one call is a bug upstream, not a bill.
 MAX_TOKENS = 10**12
 MAX_METADATA_BYTES = 4096
+# Levels of objects and arrays, the metadata object itself being the first. Metadata is kept
+# as given and never read by creditgate; a gateway's labels (Cloudflare's custom metadata is
+# one flat object) need one or two levels, and 8 leaves room for structured ones.
+MAX_METADATA_DEPTH = 8
+_TOO_DEEP_MESSAGE = f"must nest at most {MAX_METADATA_DEPTH} levels of objects and arrays"
 
 Tokens = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
 
@@ -50,6 +59,26 @@ class BatchIn(Struct, forbid_unknown_fields=True):
     events: Annotated[list[EventIn], Meta(min_length=1, max_length=MAX_EVENTS)]
 
 
+def _nested(depth: int) -> Any:
+    """The type of a JSON value with at most `depth` levels of objects and arrays."""
+    scalar: Any = str | int | float | bool | None
+    value = scalar
+    for _ in range(depth):
+        value = scalar | list[value] | dict[str, value]  # type: ignore[valid-type]
+    return value
+
+
+class _ShallowEventIn(EventIn, forbid_unknown_fields=True):
+    """EventIn with the raw fields typed: decoding it stops at the first level too deep."""
+
+    cost: _nested(0) = None  # type: ignore[valid-type]
+    metadata: _nested(MAX_METADATA_DEPTH) = None  # type: ignore[valid-type]
+
+
+class _ShallowBatchIn(Struct, forbid_unknown_fields=True):
+    events: list[_ShallowEventIn]
+
+
 class UsageEvent(NamedTuple):
     id: str
     timestamp_ms: int
@@ -64,6 +93,11 @@ class UsageEvent(NamedTuple):
 
 _BATCH = msgspec.json.Decoder(BatchIn)
 _EVENT = msgspec.json.Decoder(EventIn)
+_SHALLOW_BATCH = msgspec.json.Decoder(_ShallowBatchIn)
+_SHALLOW_EVENT = msgspec.json.Decoder(_ShallowEventIn)
+# msgspec's "Expected `…`, got `object` - at `$.events[3].metadata[...]`" (a level too deep).
+_TOO_DEEP_AT = re.compile(r"got `(?:object|array)` - at "
+                          r"`\$(?:\.events\[(\d+)\])?\.(cost|metadata)\b")
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]*)`")
 
@@ -88,6 +122,27 @@ def _from_msgspec(exc: msgspec.MsgspecError, prefix: str) -> ApiError:
     elif text.startswith("Expected `array` of length <="):
         code = errors.TOO_MANY_ITEMS
     return _bad(pointer, text, code)
+
+
+def _too_deep(decoder: msgspec.json.Decoder[Any], body: bytes, prefix: str) -> ApiError:
+    """The answer to a body msgspec recursed out of stack on, pointing at the deep value.
+
+    Decoded again with `cost` and `metadata` typed to their allowed depth, msgspec stops at
+    the first level beyond it, without recursing further, and names the event and field.
+    """
+    try:
+        decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        found = _TOO_DEEP_AT.search(str(exc))
+        if found is not None:
+            index, name = found.groups()
+            pointer = prefix + (f"/events/{index}" if index else "") + f"/{name}"
+            if name == "cost":
+                return _bad(pointer, "must be a number of cents")
+            return _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
+    except msgspec.MsgspecError:
+        pass
+    return _bad(prefix, "nests too deeply")
 
 
 _PLAIN_CENTS = re.compile(rb"(\d{1,12})(?:\.(\d{1,6}))?")
@@ -123,20 +178,48 @@ def read_cost_cents(value: Any, pointer: str, *,
     return read_cost_text(orjson.dumps(value), pointer, maximum_cents=maximum_cents)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def refuse_control_characters(value: str, pointer: str) -> None:
+    """C0 controls (NUL included), DEL and C1 controls have no place in an id or a name.
+
+    PostgreSQL cannot store NUL in text, and the rest would reach reports and CSV cells.
+    `isprintable()` is false for every one of them (and for a few harmless characters, such as
+    non-ASCII spaces), so it clears an ordinary value in one C call; the regex decides the rest.
+    """
+    if value.isprintable():
+        return
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise _bad(pointer, f"must not contain control characters (U+{ord(found.group()):04X} "
+                            f"at position {found.start()})")
+
+
+def _refuse_control_characters(event: EventIn, where: str) -> None:
+    for name, value in (("id", event.id), ("gateway_id", event.gateway_id),
+                        ("provider", event.provider), ("model", event.model)):
+        if value:
+            refuse_control_characters(value, f"{where}/{name}")
+
+
 def _checked(event: EventIn, where: str, now_ms: int, catalog: PriceCatalog) -> UsageEvent:
+    provider, model, gateway_id = event.provider or "", event.model or "", event.gateway_id or ""
+    if not (event.id.isprintable() and provider.isprintable() and model.isprintable()
+            and gateway_id.isprintable()):
+        _refuse_control_characters(event, where)
     timestamp = now_ms if event.timestamp is None else event.timestamp
     if not now_ms - MAX_PAST_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
         raise _bad(f"{where}/timestamp",
                    "must be within the last 35 days and at most 5 minutes ahead",
                    TIMESTAMP_OUT_OF_RANGE)
-    provider, model = event.provider or "", event.model or ""
     input_tokens, output_tokens = event.input_tokens or 0, event.output_tokens or 0
     raw_cost = bytes(event.cost)
     if raw_cost and raw_cost != b"null":
         cost = read_cost_text(raw_cost, f"{where}/cost")
     else:
         cost = price_or_fail(catalog, provider, model, input_tokens, output_tokens, where)
-    return UsageEvent(event.id, timestamp, event.gateway_id or "", provider, model, input_tokens,
+    return UsageEvent(event.id, timestamp, gateway_id, provider, model, input_tokens,
                       output_tokens, cost, _metadata(event.metadata, f"{where}/metadata"))
 
 
@@ -154,6 +237,23 @@ def price_or_fail(catalog: PriceCatalog, provider: str, model: str, input_tokens
     return cost
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nests_too_deep(text: bytes) -> bool:
+    """Whether valid JSON text nests beyond MAX_METADATA_DEPTH (brackets in strings aside)."""
+    # Too few brackets to nest that deep: the common case, decided by two counts in C.
+    if text.count(b"{") + text.count(b"[") <= MAX_METADATA_DEPTH:
+        return False
+    depth = 0
+    for bracket in _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_METADATA_DEPTH:
+            return True
+    return False
+
+
 def _metadata(raw: Raw, pointer: str) -> str | None:
     text = bytes(raw)
     if not text or text == b"null":
@@ -161,7 +261,10 @@ def _metadata(raw: Raw, pointer: str) -> str | None:
     if text[:1] != b"{":
         raise _bad(pointer, "must be an object")
     if len(text) > MAX_METADATA_BYTES:
-        raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes")
+        raise _bad(pointer, f"must serialize to at most {MAX_METADATA_BYTES} bytes",
+                   METADATA_TOO_LARGE)
+    if _nests_too_deep(text):
+        raise _bad(pointer, _TOO_DEEP_MESSAGE, METADATA_TOO_LARGE)
     return text.decode()
 
 
@@ -173,6 +276,8 @@ def read_batch_json(body: bytes, *, now_ms: int, catalog: PriceCatalog) -> list[
         batch = _BATCH.decode(body)
     except msgspec.MsgspecError as exc:
         raise _from_msgspec(exc, "") from None
+    except RecursionError:
+        raise _too_deep(_SHALLOW_BATCH, body, "") from None
     checked = []
     for i, event in enumerate(batch.events):
         try:
@@ -191,4 +296,6 @@ def read_event_json(line: bytes, where: str, *, now_ms: int,
         event = _EVENT.decode(line)
     except msgspec.MsgspecError as exc:
         raise _from_msgspec(exc, where) from None
+    except RecursionError:
+        raise _too_deep(_SHALLOW_EVENT, line, where) from None
     return _checked(event, where, now_ms, catalog)
