@@ -51,9 +51,9 @@ def backfill(path: str, account: str, events: int, end_ms: int) -> None:
     days: dict[int, int] = {}
     for hour, cost in hours.items():
         days[hour - hour % DAY_MS] = days.get(hour - hour % DAY_MS, 0) + cost
-    conn.executemany("INSERT INTO limit_spend_hours VALUES (?,?,?)",
+    conn.executemany("INSERT INTO usage_spend_hours VALUES (?,?,?)",
                      [(account, hour, cost) for hour, cost in hours.items()])
-    conn.executemany("INSERT INTO limit_spend_days VALUES (?,?,?)",
+    conn.executemany("INSERT INTO usage_spend_days VALUES (?,?,?)",
                      [(account, day, cost) for day, cost in days.items()])
     conn.execute("UPDATE accounts SET balance_microcents = balance_microcents - ? WHERE id = ?",
                  (events * 1_000, account))

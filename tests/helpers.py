@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from creditgate.kernel.db import lock_account
+from creditgate.accounts.rows import lock_account
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from creditgate.accounts.auth import authenticate
 from creditgate.composition import (
     FAST_ROUTES,
     ROOT_ROUTERS,
@@ -81,7 +82,8 @@ def create_app(runtime: Runtime | None = None, *, fast_lane: bool = True) -> Cre
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     inner: ASGIApp = app.framework
     if fast_lane:
-        inner = FastLane(inner, runtime=runtime, routes=FAST_ROUTES, prefix=API_PREFIX)
+        inner = FastLane(inner, runtime=runtime, routes=FAST_ROUTES, prefix=API_PREFIX,
+                         authenticate=authenticate)
     app.outer = BodyLimitMiddleware(inner, max_bytes=runtime.settings.max_body_bytes)
     return app
 

@@ -7,14 +7,29 @@ import threading
 import click
 from sqlalchemy.exc import DBAPIError
 
-from creditgate.cli_support import fail, signing_settings
 from creditgate.composition import build_runtime, build_worker
+from creditgate.kernel.commands import CommandRuntime, fail
+from creditgate.kernel.secret_key import StartRefused, check_secret_key
 from creditgate.settings import Settings
 
 
+def signing_settings() -> Settings:
+    """The settings of a command that signs links (serve, worker), refused in one line when
+    they would sign with a key anyone can know."""
+    settings = Settings.from_env()
+    try:
+        check_secret_key(settings)
+    except StartRefused as exc:
+        fail(str(exc))
+    return settings
+
+
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """creditgate: billing for AI gateways (prepaid credits, usage, limits, invoices)."""
+    # The domains' commands build their runtime through this (kernel/commands.py).
+    ctx.obj = CommandRuntime(lambda: build_runtime(Settings.from_env()))
 
 
 @main.command()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from creditgate.accounts.auth import CredentialCache
 from creditgate.accounts.routes import router as accounts_router
+from creditgate.accounts.rows import lock_account
+from creditgate.invoices.buyers import BillingProfiles
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
 from creditgate.invoices.taxes import tax_rates_for
-from creditgate.kernel.auth import CredentialCache
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.fastlane import FastRoute
 from creditgate.kernel.runtime import Runtime
@@ -28,6 +30,7 @@ from creditgate.payments.factory import build_processor
 from creditgate.payments.routes import router as payments_router
 from creditgate.payments.routes import webhook_router as payments_webhook_router
 from creditgate.payments.summary import payment_summary
+from creditgate.reporting.profile import BillingProfileReader
 from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
 from creditgate.usage.pricing import PriceCatalog
@@ -45,7 +48,8 @@ ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    runtime = Runtime.from_settings(settings, clock)
+    # Database.write_for locks the account row through the accounts package.
+    runtime = Runtime.from_settings(settings, clock, account_lock=lock_account)
     runtime.services["catalog"] = PriceCatalog()
     runtime.services["credential_cache"] = CredentialCache(int(settings.get("auth_cache_ms",
                                                                             "1000")))
@@ -54,6 +58,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     # Run inside every usage transaction, after its ledger debit.
     runtime.services["usage_listeners"] = [auto_topup.usage_listener(runtime)]
     runtime.services["tax_rates"] = tax_rates_for(settings)
+    # Invoices read the billing profiles (reporting's) through their port.
+    billing_profiles: BillingProfiles = BillingProfileReader()
+    runtime.services["billing_profiles"] = billing_profiles
     group_commit = settings.get("limits_group_commit", "on").lower() not in {"off", "0", "false"}
     decisions = Decisions(runtime.clock, runtime.services["catalog"],
                           runtime.services["usage_listeners"])

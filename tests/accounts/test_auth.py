@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 from creditgate.accounts import service
+from creditgate.accounts.auth import CredentialCache
 from creditgate.accounts.permissions import AI_GATEWAY_READ, BILLING_READ
 from creditgate.accounts.service import Principal
 from creditgate.kernel import errors
-from creditgate.kernel.auth import CredentialCache
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from sqlalchemy import insert, select
 
+from creditgate.accounts.rows import lock_account
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.tables import invoices
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.ids import new_hex_id, new_prefixed_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT, cents_to_microcents
 from creditgate.kernel.runtime import Runtime

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from creditgate.migrations import alembic_config, upgrade
 from creditgate.tables import metadata
@@ -103,7 +103,9 @@ def test_an_interrupted_concurrent_build_is_redone(fresh_postgres_url: str) -> N
                           "(status, expires_ms)"))
         conn.execute(text("UPDATE pg_index SET indisvalid = false "
                           "WHERE indexrelid = 'ix_authorizations_active_due'::regclass"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0002_limits' "
+        # 0003 never recorded itself. (0002_limits has no row of its own: the applied
+        # 0002_usage_spend_buckets depends on it, and alembic keeps only the heads.)
+        conn.execute(text("DELETE FROM alembic_version "
                           "WHERE version_num = '0003_limits_active_holds'"))
     command.upgrade(alembic_config(fresh_url), "heads")
     with engine.connect() as conn:
@@ -112,4 +114,52 @@ def test_an_interrupted_concurrent_build_is_redone(fresh_postgres_url: str) -> N
     engine.dispose()
     assert valid is True
     assert "ix_authorizations_due" not in _index_definitions(fresh_url)
+    assert _differences(fresh_url) == []
+
+
+def _rows(url: str, table: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(
+                f"SELECT account_id, start_ms, cost_microcents FROM {table} ORDER BY start_ms"))]
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_the_spend_buckets_keep_their_rows_under_usage_names(fresh_url: str) -> None:
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0002_limits")
+    engine = create_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO accounts (id, name, created_ms, balance_microcents) "
+                          "VALUES ('a', 'a', 0, 0)"))
+        conn.execute(text("INSERT INTO limit_spend_hours VALUES ('a', 3600000, 7)"))
+        conn.execute(text("INSERT INTO limit_spend_days VALUES ('a', 0, 9)"))
+    engine.dispose()
+    command.upgrade(config, "heads")
+    assert _rows(fresh_url, "usage_spend_hours") == [("a", 3_600_000, 7)]
+    assert _rows(fresh_url, "usage_spend_days") == [("a", 0, 9)]
+    assert {"limit_spend_hours", "limit_spend_days"} & _tables(fresh_url) == set()
+    if not fresh_url.startswith("sqlite"):
+        engine = create_engine(fresh_url)
+        with engine.connect() as conn:
+            names = set(conn.execute(text(
+                "SELECT conname FROM pg_constraint WHERE conrelid IN "
+                "('usage_spend_hours'::regclass, 'usage_spend_days'::regclass)")).scalars())
+        engine.dispose()
+        assert names == {f"usage_spend_{unit}_{suffix}" for unit in ("hours", "days")
+                         for suffix in ("pkey", "account_id_fkey")}
+    command.downgrade(config, "usage@-1")
+    assert _rows(fresh_url, "limit_spend_hours") == [("a", 3_600_000, 7)]
+    assert {"usage_spend_hours", "usage_spend_days"} & _tables(fresh_url) == set()
+    command.upgrade(config, "heads")
     assert _differences(fresh_url) == []

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
+from creditgate.accounts.rows import lock_account
 from creditgate.kernel import errors
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
 from creditgate.limits import service

@@ -6,7 +6,7 @@ import click
 
 from creditgate.accounts import service
 from creditgate.accounts.permissions import parse_groups
-from creditgate.cli_support import emit, fail, runtime_from_env
+from creditgate.kernel.commands import emit, fail, runtime_from_env
 
 
 @click.group()

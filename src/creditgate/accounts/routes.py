@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from creditgate.accounts.auth import CurrentPrincipal
 from creditgate.accounts.schemas import TokenStatus
 from creditgate.kernel import errors
-from creditgate.kernel.auth import CurrentPrincipal
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.schemas import documented
 

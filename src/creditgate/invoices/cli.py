@@ -9,8 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import OperationalError
 
 from creditgate.accounts.service import account_exists
-from creditgate.cli_support import emit, fail, runtime_from_env
 from creditgate.invoices.closing import CloseReport, accounts_due, close_accounts, close_due
+from creditgate.kernel.commands import emit, fail, runtime_from_env
 from creditgate.kernel.months import month_of
 from creditgate.kernel.runtime import Runtime
 

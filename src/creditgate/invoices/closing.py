@@ -2,10 +2,10 @@
 
 A close is one transaction over a few accounts: lock each account row (in id order, so two
 workers never deadlock), compute its unclosed months with the same code as the preview, insert
-the statements and move `accounts.closed_through_month`. Usage that arrives for a closed month
-takes the lock too and sees the new mark, so it is billed as late usage in the next statement:
-never lost, never twice. A second worker or a re-run after a crash finds the mark and does
-nothing; `uq_invoice_statement` backs this up.
+the statements and move `accounts.closed_through_month` (`accounts.rows.mark_closed_through`).
+Usage that arrives for a closed month takes the lock too and sees the new mark, so it is billed
+as late usage in the next statement: never lost, never twice. A second worker or a re-run
+after a crash finds the mark and does nothing; `uq_invoice_statement` backs this up.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select
 
+from creditgate.accounts.rows import lock_account, mark_closed_through
 from creditgate.accounts.tables import accounts
+from creditgate.invoices.buyers import billing_profiles
 from creditgate.invoices.statements import USAGE, Statement, statements_through
 from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import runtime_tax_rates
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.months import month_end_ms, month_of, previous_month
 from creditgate.kernel.runtime import Runtime
@@ -78,10 +79,13 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
     """Close every month up to `through` for these accounts, in one transaction."""
     report = CloseReport()
     rates = runtime_tax_rates(runtime)
+    profiles = billing_profiles(runtime)
     now_ms = runtime.clock.now_ms()
     with runtime.db.write() as conn:
         due = []
         for account_id in sorted(set(account_ids)):
+            # Not `Database.write_for`: one transaction closes several accounts, and an id that
+            # names no account is skipped (the CLI checks the ids it is given).
             account = lock_account(conn, account_id)
             if account is None:
                 continue
@@ -94,7 +98,8 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
         if not due:
             return report
         rows = []
-        for statement in statements_through(conn, due, through, rates):
+        countries = profiles.countries(conn, [str(a["id"]) for a in due])
+        for statement in statements_through(conn, due, through, rates, countries):
             if statement.lines:
                 rows.append(_statement_row(statement, now_ms))
             else:
@@ -103,8 +108,7 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
             conn.execute(insert(invoices), rows)
             report.statements += [str(row["id"]) for row in rows]
         closing = [str(a["id"]) for a in due]
-        conn.execute(update(accounts).where(accounts.c.id.in_(closing))
-                     .values(closed_through_month=through))
+        mark_closed_through(conn, closing, through)
         if before_commit is not None:
             for account_id in closing:
                 before_commit(account_id)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from creditgate.accounts.tables import accounts
+from creditgate.invoices.buyers import billing_profiles
 from creditgate.invoices.errors import INVALID_INVOICE_TYPE, INVALID_PAGINATION
 from creditgate.invoices.ids import provisional_invoice_id
 from creditgate.invoices.links import pdf_url
@@ -107,8 +108,10 @@ def invoice_preview(runtime: Runtime, account_id: str) -> dict[str, Any]:
         row = conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
         if row is None:
             raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
-        pending = statements_through(conn, [dict(row)], month, rates)
-        statement = pending[-1] if pending else compute_statement(conn, account_id, month, rates)
+        countries = billing_profiles(runtime).countries(conn, [account_id])
+        pending = statements_through(conn, [dict(row)], month, rates, countries)
+        statement = pending[-1] if pending else compute_statement(conn, account_id, month, rates,
+                                                                  countries)
     due = statement.amount_due_cents
     return {
         "id": provisional_invoice_id(month),

@@ -19,9 +19,9 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from sqlalchemy import select
 
+from creditgate.invoices.buyers import billing_profiles
 from creditgate.invoices.tables import invoices
 from creditgate.kernel.runtime import Runtime
-from creditgate.reporting.tables import billing_profiles
 from creditgate.settings import Settings
 
 _FINAL = {"paid", "void", "uncollectible"}
@@ -46,8 +46,7 @@ def load_document(runtime: Runtime, invoice_id: str,
         row = conn.execute(query).mappings().first()
         if row is None:
             return None
-        buyer = conn.execute(select(billing_profiles).where(
-            billing_profiles.c.account_id == row["account_id"])).mappings().first()
+        buyer = billing_profiles(runtime).buyer(conn, str(row["account_id"]))
     try:
         stored = orjson.loads(row["lines_json"] or "[]")
     except orjson.JSONDecodeError:

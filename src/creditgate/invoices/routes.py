@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ
 from creditgate.invoices import history
 from creditgate.invoices.errors import (
@@ -33,7 +34,6 @@ from creditgate.invoices.schemas import (
     SignedLinkQuery,
 )
 from creditgate.kernel import errors
-from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime, runtime_of

@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, select
 
-from creditgate.invoices.tables import CREDIT_ENTRIES, invoices
-from creditgate.invoices.taxes import TaxRates, profile_countries, tax_cents
+from creditgate.invoices.tables import invoices
+from creditgate.invoices.taxes import TaxRates, tax_cents
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_whole_cents
 from creditgate.kernel.months import month_end_ms, month_of, month_start_ms, next_month
-from creditgate.ledger.tables import ledger_entries
+from creditgate.ledger.tables import CREDIT_ENTRIES, ledger_entries
 from creditgate.usage.tables import usage_rollups
 
 USAGE = "usage"
@@ -157,7 +157,9 @@ def credit_entries(account_ids: Sequence[str],
             .order_by(e.account_id, e.created_ms, e.id))
 
 
-def load_inputs(conn: Connection, account_ids: Sequence[str], month: str) -> MonthInputs:
+def load_inputs(conn: Connection, account_ids: Sequence[str], month: str,
+                countries: Mapping[str, str | None]) -> MonthInputs:
+    """`countries`: the billing profiles' countries (invoices/buyers.py), for the tax."""
     ids = list(account_ids)
     start_ms, end_ms = month_start_ms(month), month_end_ms(month)
     r = usage_rollups.c
@@ -191,7 +193,7 @@ def load_inputs(conn: Connection, account_ids: Sequence[str], month: str) -> Mon
         consumed[account_id] = int(total or 0)
     return MonthInputs(month, lines, pools,
                        {a: -(-n // MICROCENTS_PER_CENT) for a, n in negative.items()},
-                       consumed, profile_countries(conn, ids))
+                       consumed, {a: countries.get(a) for a in ids})
 
 
 def _apply_credits(lines: Sequence[Line], pool: Sequence[tuple[int, int]], skip: int) -> int:
@@ -234,9 +236,9 @@ def build_statement(account_id: str, inputs: MonthInputs, rates: TaxRates, *,
                      tax_cents(subtotal - credits, rate))
 
 
-def compute_statement(conn: Connection, account_id: str, month: str,
-                      rates: TaxRates) -> Statement:
-    return build_statement(account_id, load_inputs(conn, [account_id], month), rates)
+def compute_statement(conn: Connection, account_id: str, month: str, rates: TaxRates,
+                      countries: Mapping[str, str | None]) -> Statement:
+    return build_statement(account_id, load_inputs(conn, [account_id], month, countries), rates)
 
 
 def first_unclosed_months(conn: Connection,
@@ -263,15 +265,16 @@ def first_unclosed_months(conn: Connection,
 
 
 def statements_through(conn: Connection, accounts: Sequence[Mapping[str, Any]], through: str,
-                       rates: TaxRates) -> list[Statement]:
-    """Every unclosed month of these accounts up to `through`, month by month."""
+                       rates: TaxRates, countries: Mapping[str, str | None]) -> list[Statement]:
+    """Every unclosed month of these accounts up to `through`, month by month (taxed by the
+    `countries` of their billing profiles)."""
     first = first_unclosed_months(conn, accounts)
     pending = dict.fromkeys(first, 0)
     statements: list[Statement] = []
     month = min(first.values(), default=next_month(through))
     while month <= through:
         due = [a for a, start in first.items() if start <= month]
-        inputs = load_inputs(conn, due, month)
+        inputs = load_inputs(conn, due, month, countries)
         for account_id in due:
             statement = build_statement(account_id, inputs, rates,
                                         pending_credits_cents=pending[account_id])

@@ -11,12 +11,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    literal_column,
 )
 
 from creditgate.kernel.db import metadata
-from creditgate.ledger.tables import ledger_entries
-from creditgate.usage.tables import usage_rollups
 
 # Amount columns are integer cents (USD), as the API shows them.
 invoices = Table(
@@ -51,12 +48,3 @@ invoices = Table(
     Index("ix_invoices_account_created", "account_id", "created_s"),
     Index("ix_invoices_account_origin_created", "account_id", "origin", "created_s"),
 )
-
-# Statements read one account's month of rollups, and its credit grants without walking every
-# usage debit; both indexes are added by 0002_invoices.
-Index("ix_usage_rollups_account_month", usage_rollups.c.account_id, usage_rollups.c.billing_month)
-# Credit entries are every kind but usage debits. Written as a literal, not a bound parameter:
-# PostgreSQL's generic plans can use the partial index only for a query with this same condition.
-CREDIT_ENTRIES = ledger_entries.c.kind != literal_column("'usage'")
-Index("ix_ledger_account_credits", ledger_entries.c.account_id, ledger_entries.c.created_ms,
-      ledger_entries.c.id, sqlite_where=CREDIT_ENTRIES, postgresql_where=CREDIT_ENTRIES)

@@ -8,16 +8,13 @@ floats) between 0 and 1.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Connection, select
 
 from creditgate.kernel.runtime import Runtime
-from creditgate.reporting.tables import billing_profiles
 from creditgate.settings import Settings
 
 DEFAULT_FILE = Path(__file__).with_name("tax_rates.json")
@@ -67,17 +64,6 @@ def runtime_tax_rates(runtime: Runtime) -> TaxRates:
     """The rates loaded when the runtime was built (a bad file fails at start-up)."""
     rates = runtime.services.get("tax_rates")
     return rates if isinstance(rates, TaxRates) else tax_rates_for(runtime.settings)
-
-
-def profile_countries(conn: Connection, account_ids: Sequence[str]) -> dict[str, str | None]:
-    """The billing profile's country (ISO code, upper case) per account; None without one."""
-    countries: dict[str, str | None] = dict.fromkeys(account_ids)
-    for account_id, country in conn.execute(
-        select(billing_profiles.c.account_id, billing_profiles.c.country)
-        .where(billing_profiles.c.account_id.in_(list(account_ids)))
-    ):
-        countries[account_id] = country.strip().upper() if country else None
-    return countries
 
 
 def tax_cents(taxable_cents: int, rate: Decimal) -> int:

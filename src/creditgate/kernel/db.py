@@ -3,8 +3,12 @@
 A *unit of work* is one transaction: `db.write()` opens it, commits when the block ends and
 rolls back on error. On SQLite it starts with BEGIN IMMEDIATE, so writers queue for the lock up
 front instead of failing on upgrade; on PostgreSQL, writes that touch an account first lock its
-row (`lock_account`), which serializes every balance-changing decision of one account across
-all server processes.
+row, which serializes every balance-changing decision of one account across all server
+processes. `db.write_for(account_id)` is that unit of work on one account: the write, the row
+locked, and the API's answer for an account that does not exist.
+
+The kernel knows no domain table: the account lock is the accounts package's function
+(`accounts.rows.lock_account`), which the composition root hands to the Database.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -27,10 +31,22 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from creditgate.kernel import errors
 from creditgate.kernel.checkpoint import Checkpointer
-from creditgate.kernel.sql import Sql, insert_ignore_sql, upsert_add_sql
+from creditgate.kernel.errors import ApiError
+from creditgate.kernel.sql import insert_ignore_sql, upsert_add_sql
 
 metadata = MetaData()
+
+# Reads one account row, locked for the rest of the transaction; None if there is none.
+AccountLock = Callable[[Connection, str], Mapping[str, Any] | None]
+
+
+class Locked(NamedTuple):
+    """The open unit of work of `Database.write_for` and the account row it locked."""
+
+    conn: Connection
+    account: Mapping[str, Any]
 
 
 def _sqlite_engine(url: str, *, synchronous: str, immediate: bool,
@@ -69,8 +85,9 @@ def _enable_wal(url: str) -> None:
 
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
-                 pool: bool = True) -> None:
+                 pool: bool = True, account_lock: AccountLock | None = None) -> None:
         self.url = url
+        self.account_lock = account_lock
         self.is_sqlite = url.startswith("sqlite")
         self._sqlite_writer = threading.Lock()
         self._lock_file: BinaryIO | None = None
@@ -117,6 +134,24 @@ class Database:
         finally:
             if not turn_taken:
                 self._end_turn()
+
+    @contextmanager
+    def write_for(self, account_id: str) -> Iterator[Locked]:
+        """One unit of work on one account: `write()`, then its row locked (SELECT … FOR UPDATE
+        on PostgreSQL; on SQLite the write already holds the database's lock).
+
+        An account that does not exist is refused as the API refuses it everywhere, 403 with
+        code 9109 (an account the caller may not reach answers the same), before anything is
+        written; the transaction is rolled back.
+        """
+        if self.account_lock is None:
+            raise RuntimeError("no account lock: build the runtime with composition.build_runtime")
+        with self.write() as conn:
+            account = self.account_lock(conn, account_id)
+            if account is None:
+                raise ApiError(errors.ACCOUNT_UNREACHABLE,
+                               "Unauthorized to access requested resource")
+            yield Locked(conn, account)
 
     @asynccontextmanager
     async def write_turn(self) -> AsyncIterator[None]:
@@ -173,26 +208,6 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
-
-
-def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
-    """Read the account row, locked for the rest of the transaction; None if it does not exist.
-
-    On SQLite the whole database is already locked by BEGIN IMMEDIATE.
-    """
-    query = _LOCK_QUERIES.get(conn.dialect.name)
-    if query is None:
-        from creditgate.accounts.tables import accounts
-
-        # Built once per dialect: this runs in every balance-changing request.
-        lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
-        query = Sql(f"SELECT {', '.join(accounts.c.keys())} FROM accounts "
-                    f"WHERE id = :account_id{lock}")
-        _LOCK_QUERIES[conn.dialect.name] = query
-    return query.first_dict(conn, {"account_id": account_id})
-
-
-_LOCK_QUERIES: dict[str, Sql] = {}
 
 
 def upsert_add(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],

@@ -5,7 +5,8 @@ exception middleware: under the authorization benchmark that was about 45% of a 
 process's time (py-spy), more than the decision behind an authorization. The few routes a
 gateway calls for every model request (authorize, capture, void) are therefore declared a
 second time as a `FastRoute`: the same handler function the FastAPI route calls, the same
-authentication and the same envelope (`response_for`), without the framework's per-request
+authentication (the accounts package's, which the app hands in: the kernel knows no
+credentials) and the same envelope (`response_for`), without the framework's per-request
 machinery.
 
 The FastAPI routes stay: they serve the OpenAPI schema, and an app built with
@@ -16,7 +17,7 @@ the same requests, good and bad, both ways and requires identical answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -24,12 +25,13 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from creditgate.kernel.auth import authenticate
 from creditgate.kernel.envelope import response_for
 from creditgate.kernel.runtime import Runtime
 
 # (runtime, path parameters, raw body) -> the answer. The account is already authorized.
 Handler = Callable[[Runtime, dict[str, str], bytes], Awaitable[Response]]
+# (runtime, request headers, account id, permission) -> None, or raises the refusal.
+Authenticate = Callable[[Runtime, Mapping[str, str], str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,10 @@ class FastLane:
     framework: `app.CreditgateApp` puts it in front of FastAPI's own middleware stack)."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime, routes: list[FastRoute],
-                 prefix: str) -> None:
+                 prefix: str, authenticate: Authenticate) -> None:
         self.app = app
         self.runtime = runtime
+        self.authenticate = authenticate
         self.routes = [(route, route.pattern(prefix)) for route in routes]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,8 +77,8 @@ class FastLane:
                       receive: Receive) -> Response:
         try:
             # The same order as the FastAPI route: credentials first, then the body.
-            await authenticate(self.runtime, Headers(scope=scope), params["account_id"],
-                               route.permission)
+            await self.authenticate(self.runtime, Headers(scope=scope), params["account_id"],
+                                    route.permission)
             body = await _read_body(receive)
             return await route.handler(self.runtime, params, body)
         except ClientDisconnect:

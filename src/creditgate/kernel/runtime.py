@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from creditgate.kernel.clock import Clock, SystemClock
-from creditgate.kernel.db import Database
+from creditgate.kernel.db import AccountLock, Database
 from creditgate.kernel.secret_key import LINK_KEY, stored_secret
 from creditgate.settings import Settings
 
@@ -23,8 +23,10 @@ class Runtime:
     _secret_key: str | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
-        db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    def from_settings(cls, settings: Settings, clock: Clock | None = None, *,
+                      account_lock: AccountLock | None = None) -> Runtime:
+        db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                      account_lock=account_lock)
         return cls(settings=settings, db=db, clock=clock or SystemClock())
 
     def secret_key(self) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from creditgate.cli_support import emit, fail, runtime_from_env
-from creditgate.kernel.db import lock_account
+from creditgate.kernel.commands import emit, fail, runtime_from_env
+from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_cents_number
 from creditgate.ledger.service import post_entry
@@ -29,13 +29,13 @@ def grant(account_id: str, amount: int, description: str, reference: str | None,
         fail("--amount must not be zero")
     runtime = runtime_from_env()
     ref = f"grant:{reference or new_hex_id()}"
-    with runtime.db.write() as conn:
-        account = lock_account(conn, account_id)
-        if account is None:
-            fail(f"no account {account_id}")
-        applied = post_entry(conn, account_id=account_id, kind="grant",
-                             amount_microcents=amount * MICROCENTS_PER_CENT, reference=ref,
-                             description=description, now_ms=runtime.clock.now_ms())
+    try:
+        with runtime.db.write_for(account_id) as (conn, account):
+            applied = post_entry(conn, account_id=account_id, kind="grant",
+                                 amount_microcents=amount * MICROCENTS_PER_CENT, reference=ref,
+                                 description=description, now_ms=runtime.clock.now_ms())
+    except ApiError:  # the account does not exist: nothing was written
+        fail(f"no account {account_id}")
     # The account row was read under the lock, so the balance after is derived, not re-read.
     balance = int(account["balance_microcents"]) + (amount * MICROCENTS_PER_CENT if applied else 0)
     cents = microcents_to_cents_number(balance)

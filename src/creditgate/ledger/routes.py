@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ
-from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime, runtime_of

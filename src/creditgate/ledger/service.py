@@ -1,12 +1,12 @@
-"""Ledger entries and balance. Callers hold the account lock (`kernel.db.lock_account`)."""
+"""Ledger entries and balance. Callers hold the account lock (`Database.write_for`)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
+from creditgate.accounts.rows import move_balance
 from creditgate.accounts.tables import accounts
 from creditgate.kernel.db import insert_ignore
-from creditgate.kernel.sql import Sql
 from creditgate.ledger.tables import ledger_entries
 
 
@@ -23,13 +23,8 @@ def post_entry(conn: Connection, *, account_id: str, kind: str, amount_microcent
     }])
     if inserted != 1:
         return False
-    _MOVE_BALANCE.run(conn, {"account_id": account_id, "amount": amount_microcents})
+    move_balance(conn, account_id, amount_microcents)
     return True
-
-
-# Every usage batch, capture and top-up runs it.
-_MOVE_BALANCE = Sql("UPDATE accounts SET balance_microcents = balance_microcents + :amount "
-                    "WHERE id = :account_id")
 
 
 def balance_microcents(conn: Connection, account_id: str) -> int | None:

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+    literal_column,
+)
 
 from creditgate.kernel.columns import BigIntPK
 from creditgate.kernel.db import metadata
@@ -20,3 +29,11 @@ ledger_entries = Table(
     UniqueConstraint("account_id", "reference", name="uq_ledger_reference"),
     Index("ix_ledger_account_created", "account_id", "created_ms"),
 )
+
+# Credit entries are every kind but usage debits. Written as a literal, not a bound parameter:
+# PostgreSQL's generic plans can use the partial index only for a query with this same condition.
+CREDIT_ENTRIES = ledger_entries.c.kind != literal_column("'usage'")
+# Statements (invoices) read an account's credit grants without walking every usage debit
+# (added by 0002_invoices).
+Index("ix_ledger_account_credits", ledger_entries.c.account_id, ledger_entries.c.created_ms,
+      ledger_entries.c.id, sqlite_where=CREDIT_ENTRIES, postgresql_where=CREDIT_ENTRIES)

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from creditgate.accounts.rows import lock_account
 from creditgate.kernel import errors as core_errors
 from creditgate.kernel.clock import Clock
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.limits.book import Book
 from creditgate.limits.validation import CaptureRequest, HoldRequest
@@ -62,6 +62,8 @@ class Decisions:
     def decide(self, conn: Connection, account_id: str,
                operations: Sequence[Operation]) -> list[Outcome]:
         """Decide the operations in order and write their effects; the caller commits."""
+        # Not `Database.write_for`: one committer transaction decides several accounts, and a
+        # missing account refuses its own operations (the same 9109), not the whole batch.
         account = lock_account(conn, account_id)
         if account is None:
             return [ApiError(core_errors.ACCOUNT_UNREACHABLE,

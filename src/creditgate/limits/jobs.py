@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import Select, select
 
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.runtime import Runtime
 from creditgate.limits import state
 from creditgate.limits.tables import ACTIVE, authorizations
@@ -19,13 +18,14 @@ def accounts_with_due_holds(now_ms: int) -> Select[str]:
 
 
 def release_expired_holds(runtime: Runtime) -> None:
-    """Expire every hold past its TTL, one account per transaction."""
+    """Expire every hold past its TTL, one account per transaction.
+
+    A hold's account always exists (foreign key); if one were missing, `write_for` refuses it
+    and the pass fails with that error (the worker logs it and sweeps again)."""
     now = runtime.clock.now_ms()
     with runtime.db.read() as conn:
         due = conn.execute(accounts_with_due_holds(now)).scalars().all()
     for account_id in due:
-        with runtime.db.write() as conn:
-            if lock_account(conn, account_id) is None:
-                continue
+        with runtime.db.write_for(account_id) as (conn, _):
             current = state.load(conn, account_id)
             state.save(conn, state.release_expired(conn, current, now_ms=now), now_ms=now)

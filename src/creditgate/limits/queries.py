@@ -1,6 +1,7 @@
 """The statements of the decision path, built once, run at driver level (`kernel/sql.py`).
 
-The tables they name are declared in `tables.py`.
+The tables they name are declared in `tables.py`, and the spend buckets they sum in
+`usage/tables.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from creditgate.kernel.sql import Sql, account_rows_with_ids
+from creditgate.usage.tables import spend_days, spend_hours, usage_minutes
 
 AUTH_COLUMNS = ("account_id", "id", "amount_microcents", "provider", "model", "status",
                 "created_ms", "expires_ms", "captured_microcents", "finished_ms")
@@ -42,8 +44,9 @@ INSERT_STATE = Sql(f"INSERT INTO account_limits (account_id, {', '.join(_STATE_C
                     f"VALUES (:account_id, {', '.join(':' + c for c in _STATE_COLUMNS)})")
 
 
-_BUCKETS = {"day": ("limit_spend_days", "start_ms"), "hour": ("limit_spend_hours", "start_ms"),
-            "minute": ("usage_minutes", "minute_start_ms")}
+# Usage's spend buckets (usage writes them in every ingest; limits only reads them).
+_BUCKETS = {"day": (spend_days.name, "start_ms"), "hour": (spend_hours.name, "start_ms"),
+            "minute": (usage_minutes.name, "minute_start_ms")}
 _SPEND: dict[tuple[str, ...], Sql] = {}
 
 

@@ -10,10 +10,10 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE
+from creditgate.accounts.rows import lock_account
 from creditgate.kernel import errors as core_errors
-from creditgate.kernel.auth import account_guard
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.fastlane import FastRoute
@@ -53,6 +53,8 @@ VOID_ERRORS = (limit_errors.AUTHORIZATION_NOT_FOUND, limit_errors.AUTHORIZATION_
 
 def _locked(account_id: str, action: Callable[[Connection, dict[str, Any]], T]
             ) -> Callable[[Connection], T]:
+    # Not `Database.write_for`: the committer runs this inside the transaction it shares with
+    # the other requests of its batch, so the unit locks its account in that transaction.
     def unit(conn: Connection) -> T:
         account = lock_account(conn, account_id)
         if account is None:

@@ -1,4 +1,4 @@
-"""Spending limits, holds and the coarse spend buckets that keep window sums cheap."""
+"""Spending limits and holds (the spend buckets that keep window sums cheap are usage's)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from creditgate.kernel.clock import utc_from_ms
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
@@ -60,8 +59,7 @@ def get_config(runtime: Runtime, account_id: str) -> dict[str, Any]:
 
 def set_config(runtime: Runtime, account_id: str, amount: int, threshold: int) -> dict[str, Any]:
     now = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         pa = ensure_payment_account(conn, account_id, now)
         if pa["default_method_id"] is None:
             raise ApiError(errors.NO_DEFAULT_PAYMENT_METHOD,
@@ -76,8 +74,7 @@ def set_config(runtime: Runtime, account_id: str, amount: int, threshold: int) -
 
 def delete_config(runtime: Runtime, account_id: str) -> None:
     now = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         conn.execute(update(payment_accounts).where(
             payment_accounts.c.account_id == account_id).values(
             auto_amount_cents=None, auto_threshold_cents=None, auto_error=None,
@@ -131,8 +128,7 @@ def run_job(runtime: Runtime, job: Job) -> None:
     seq = int(job.payload["seq"])
     trigger = f"auto_topup:{account_id}:{seq}"
     now = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         pa = payment_account(conn, account_id)
         if pa is None or not pa["auto_in_flight"] or int(pa["auto_seq"]) != seq:
             return
@@ -158,14 +154,12 @@ def run_job(runtime: Runtime, job: Job) -> None:
         outcome = ask_processor(runtime, topup)
     except ProcessorUnavailable as exc:
         # The charge may or may not have happened: retry with the same key, and say so meanwhile.
-        with runtime.db.write() as conn:
-            lock_account(conn, account_id)
+        with runtime.db.write_for(account_id) as (conn, _):
             record_auto_failure(conn, account_id, f"payment processor unavailable ({exc}); "
                                 f"retry {job.attempts} of {MAX_ATTEMPTS}",
                                 runtime.clock.now_ms(), count=False)
         raise
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         settled = settle(conn, topup["id"], outcome, runtime.clock.now_ms())
     if settled["status"] == "pending":
         raise StillPending(f"auto top-up {topup['id']} still pending at the processor")

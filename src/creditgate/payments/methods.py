@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from creditgate.kernel.db import insert_ignore, lock_account
+from creditgate.kernel.db import insert_ignore
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
 from creditgate.payments import errors
@@ -40,8 +40,7 @@ def _customer(runtime: Runtime, processor: Processor, account_id: str) -> str:
         return str(pa["customer_id"])
     customer = processor.ensure_customer(account_id=account_id)
     now = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         pa = ensure_payment_account(conn, account_id, now)
         if pa["customer_id"]:
             return str(pa["customer_id"])
@@ -67,8 +66,7 @@ def create(runtime: Runtime, account_id: str, payment_method: str | None) -> dic
     except ProcessorUnavailable as exc:
         raise ApiError(errors.PROCESSOR_UNAVAILABLE, f"Payment processor unavailable: {exc}",
                        ) from None
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         save_method(conn, account_id, card, runtime.clock.now_ms())
     return {"client_secret": None, "intent_type": None,
             "payment_method": {"id": card.id, "brand": card.brand, "last4": card.last4}}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE, BILLING_WRITE
 from creditgate.kernel import errors as core_errors
-from creditgate.kernel.auth import account_guard
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.runtime import runtime_of
 from creditgate.kernel.schemas import Empty, documented

@@ -14,13 +14,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, insert, select, update
 
-from creditgate.invoices.tables import invoices
-from creditgate.kernel.db import lock_account
+from creditgate.invoices import topup_invoices
+from creditgate.invoices.topup_invoices import LINE_DESCRIPTION
 from creditgate.kernel.errors import ApiError
-from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
@@ -46,7 +44,6 @@ from creditgate.worker import outbox
 MIN_TOPUP_CENTS = 1000
 DEFAULT_MAX_TOPUP_CENTS = 100_000
 RECONCILE_AFTER_MS = 120_000
-LINE_DESCRIPTION = "AI Gateway credits"
 AUTO_FAILURES_BEFORE_DISABLE = 3
 
 Outcome = Intent | Declined
@@ -70,21 +67,8 @@ def open_topup(conn: Connection, *, account_id: str, origin: str, amount_cents: 
                trigger_key: str | None = None, onboarding: bool | None = None,
                ) -> dict[str, Any]:
     """Insert the pending top-up and its open invoice (the account row is locked)."""
-    topup_id = new_prefixed_id("in")
-    created_s = now_ms // 1000
-    line = {"description": LINE_DESCRIPTION, "amount": amount_cents, "currency": "usd",
-            "quantity": 1, "pricing": {"unit_amount_decimal": str(amount_cents)},
-            "period": {"start": created_s, "end": created_s}}
-    conn.execute(insert(invoices).values(
-        id=topup_id, account_id=account_id, origin=origin, status="open", currency="usd",
-        subtotal_cents=amount_cents, tax_cents=0, credits_applied_cents=0,
-        amount_due_cents=amount_cents, amount_paid_cents=0, amount_remaining_cents=amount_cents,
-        attempt_count=0, attempted=False,
-        # Auto top-ups are collected without the customer; manual ones on their request.
-        auto_advance=origin == "auto_topup", description=LINE_DESCRIPTION,
-        created_by="creditgate", created_s=created_s, period_start_s=created_s,
-        period_end_s=created_s, period_month=None, lines_json=orjson.dumps([line]).decode(),
-    ))
+    topup_id = topup_invoices.open_invoice(conn, account_id=account_id, origin=origin,
+                                           amount_cents=amount_cents, now_ms=now_ms)
     row = {"id": topup_id, "account_id": account_id, "origin": origin,
            "amount_cents": amount_cents, "status": "pending",
            "payment_method_id": payment_method_id, "intent_id": None, "client_secret": None,
@@ -150,9 +134,7 @@ def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: i
                description=f"{LINE_DESCRIPTION} ({topup['id']})")
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="completed", intent_id=intent.id, client_secret=None, updated_ms=now_ms))
-    conn.execute(update(invoices).where(invoices.c.id == topup["id"]).values(
-        status="paid", amount_paid_cents=amount, amount_remaining_cents=0, attempted=True,
-        attempt_count=invoices.c.attempt_count + 1))
+    topup_invoices.mark_paid(conn, topup["id"], amount)
     ensure_payment_account(conn, topup["account_id"], now_ms)
     values: dict[str, Any] = {"first_topup_success": True, "updated_ms": now_ms}
     if topup["origin"] == "auto_topup":
@@ -166,9 +148,7 @@ def _fail(conn: Connection, topup: dict[str, Any], reason: str, now_ms: int,
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="failed", failure_reason=reason[:500], updated_ms=now_ms,
         intent_id=topup["intent_id"] if intent is None else intent.id, client_secret=None))
-    # Nothing was collected and nothing will be: the invoice is void.
-    conn.execute(update(invoices).where(invoices.c.id == topup["id"]).values(
-        status="void", attempted=True, attempt_count=invoices.c.attempt_count + 1))
+    topup_invoices.void(conn, topup["id"])
     if topup["origin"] == "auto_topup":
         record_auto_failure(conn, topup["account_id"], reason, now_ms, count=True)
 
@@ -192,16 +172,14 @@ def record_auto_failure(conn: Connection, account_id: str, reason: str, now_ms: 
 
 
 def settle_locked(runtime: Runtime, topup: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
-    with runtime.db.write() as conn:
-        lock_account(conn, topup["account_id"])
+    with runtime.db.write_for(topup["account_id"]) as (conn, _):
         return settle(conn, topup["id"], outcome, runtime.clock.now_ms())
 
 
 def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> dict[str, Any]:
     """Start a top-up, or answer the earlier one this request repeats (payments/topup_keys)."""
     now = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        lock_account(conn, account_id)
+    with runtime.db.write_for(account_id) as (conn, _):
         topup = earlier_topup(conn, account_id, request, now, duplicate_window_ms(runtime))
         if topup is None:
             topup = _open_manual(conn, account_id, request, now)

@@ -15,7 +15,8 @@ import orjson
 from sqlalchemy import select, update
 from stripe import SignatureVerificationError, WebhookSignature
 
-from creditgate.kernel.db import insert_ignore, lock_account
+from creditgate.accounts.rows import lock_account
+from creditgate.kernel.db import insert_ignore
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
 from creditgate.payments import errors
@@ -107,6 +108,8 @@ def _dispatch(runtime: Runtime, event: dict[str, Any]) -> None:
             return
         card = processor_of(runtime).card(str(method))
         with runtime.db.write() as conn:
+            # Not `Database.write_for`: an event naming an account this server does not have
+            # is acknowledged and dropped, not failed and retried by the worker.
             if lock_account(conn, str(account_id)) is None:
                 return
             save_method(conn, str(account_id), card, runtime.clock.now_ms())

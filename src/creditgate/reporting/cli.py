@@ -11,8 +11,8 @@ import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from creditgate.accounts.service import account_exists
-from creditgate.cli_support import emit, fail, runtime_from_env
 from creditgate.kernel.clock import DAY_MS, iso_utc
+from creditgate.kernel.commands import emit, fail, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.reporting import reports
 from creditgate.reporting.daily import DailyUsage

@@ -1,5 +1,6 @@
 """Daily usage per metric, from `usage_daily`: the hourly `usage_rollups` (the data the balance
-is debited from) summed by UTC day, kept in step by database triggers.
+is debited from) summed by UTC day, kept in step by usage's database triggers
+(usage/tables.py).
 
 A billable metric is one provider/model pair: its cost, tokens and request count per UTC day.
 Rows come back in key order, (day, provider, model, billing month), and are streamed, so a
@@ -13,7 +14,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select
 
-from creditgate.reporting.tables import usage_daily
+from creditgate.usage.tables import usage_daily
 
 STREAM_BATCH = 5000
 

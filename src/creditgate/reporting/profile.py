@@ -1,19 +1,20 @@
 """The account's billing profile: create, read, update, update billing email, delete.
 
 One row per account in `billing_profiles`; the invoices domain reads its `country` (ISO 3166-1
-alpha-2) for tax. Each change is one unit of work.
+alpha-2) for tax and its address for PDFs through `BillingProfileReader` (the port
+`invoices.buyers.BillingProfiles`, filled by the composition root). Each change is one unit of
+work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from creditgate.kernel.db import lock_account
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import microcents_to_usd_decimal
@@ -96,9 +97,8 @@ def get_profile(runtime: Runtime, account_id: str) -> dict[str, Any]:
 
 def create_profile(runtime: Runtime, account_id: str, values: dict[str, Any]) -> dict[str, Any]:
     now_ms = runtime.clock.now_ms()
-    with runtime.db.write() as conn:
-        # The account row lock makes two concurrent creates a 201 and a 409, never a crash.
-        lock_account(conn, account_id)
+    # The account row lock makes two concurrent creates a 201 and a 409, never a crash.
+    with runtime.db.write_for(account_id) as (conn, _):
         if _row(conn, account_id) is not None:
             raise ApiError(PROFILE_EXISTS, "The account already has a billing profile; "
                            "change it with PUT or PATCH")
@@ -131,3 +131,20 @@ def delete_profile(runtime: Runtime, account_id: str) -> str:
             raise _missing()
         conn.execute(delete(billing_profiles).where(billing_profiles.c.account_id == account_id))
         return str(row["id"])
+
+
+class BillingProfileReader:
+    """The billing profiles as the invoices domain reads them (`invoices.buyers`)."""
+
+    def countries(self, conn: Connection,
+                  account_ids: Sequence[str]) -> dict[str, str | None]:
+        countries: dict[str, str | None] = dict.fromkeys(account_ids)
+        for account_id, country in conn.execute(
+            select(billing_profiles.c.account_id, billing_profiles.c.country)
+            .where(billing_profiles.c.account_id.in_(list(account_ids)))
+        ):
+            countries[account_id] = country.strip().upper() if country else None
+        return countries
+
+    def buyer(self, conn: Connection, account_id: str) -> Mapping[str, Any] | None:
+        return _row(conn, account_id)

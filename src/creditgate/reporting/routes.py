@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import BILLING_READ, BILLING_WRITE
-from creditgate.kernel.auth import account_guard
 from creditgate.kernel.clock import iso_utc
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError

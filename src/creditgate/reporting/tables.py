@@ -28,20 +28,3 @@ billing_profiles = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("edited_ms", BigInteger, nullable=False),
 )
-
-# Usage per account, UTC day, provider, model and billing month: `usage_rollups` summed by day.
-# Database triggers (migration 0002_reporting) keep it in step with every insert, update and
-# delete of a rollup, in the same transaction, whoever writes; reports then read days in key
-# order instead of grouping hours.
-usage_daily = Table(
-    "usage_daily", metadata,
-    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
-    Column("day_ms", BigInteger, primary_key=True),
-    Column("provider", String(128), primary_key=True),
-    Column("model", String(256), primary_key=True),
-    Column("billing_month", String(7), primary_key=True),
-    Column("cost_microcents", BigInteger, nullable=False),
-    Column("input_tokens", BigInteger, nullable=False),
-    Column("output_tokens", BigInteger, nullable=False),
-    Column("event_count", BigInteger, nullable=False),
-)

@@ -13,7 +13,7 @@ import click
 import orjson
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from creditgate.cli_support import emit, fail, runtime_from_env
+from creditgate.kernel.commands import emit, fail, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.usage import service
 from creditgate.usage.events import UsageEvent, read_event_json

@@ -13,10 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
-from creditgate.kernel.db import lock_account, upsert_add
-from creditgate.kernel.errors import ApiError
+from creditgate.kernel.db import upsert_add
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.sql import account_rows_with_ids, cursor
@@ -39,10 +37,7 @@ UsageListener = Callable[[Connection, str, Recorded, int], None]
 
 def ingest(runtime: Runtime, account_id: str, events: Sequence[UsageEvent]) -> Recorded:
     """Store a checked batch in one unit of work; durable once this returns."""
-    with runtime.db.write() as conn:
-        account = lock_account(conn, account_id)
-        if account is None:
-            raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
+    with runtime.db.write_for(account_id) as (conn, account):
         return record_usage(conn, account, events, now_ms=runtime.clock.now_ms(),
                             listeners=runtime.services.get("usage_listeners", ()))
 

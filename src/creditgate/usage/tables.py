@@ -1,6 +1,19 @@
+"""Usage's tables: the events, their rollups and spend buckets, written in the usage
+transaction (usage/service.py), and `usage_daily`, which database triggers keep.
+
+`usage_daily` is `usage_rollups` summed by UTC day. Triggers on `usage_rollups` (created by
+migration 0002_reporting; `USAGE_DAILY_TRIGGERS` names them) add every inserted rollup row
+into its day, and take out the old figures of an updated or deleted one, in the statement's own
+transaction: the day table is always the rollups' sum, whoever writes the rollups (ingest,
+`usage import`, captures, an operator's correction). They are this package's triggers because
+its rollups fire them; reporting only reads `usage_daily`. Triggers rather than an upsert in
+`_roll_up`: they cost the ingest nothing per batch in Python, and they cover writes that do not
+go through it.
+"""
+
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 
 from creditgate.kernel.db import metadata
 
@@ -38,19 +51,44 @@ usage_rollups = Table(
     # Clustered on the key, so a range of hours is one contiguous read.
     sqlite_with_rowid=False,
 )
+# Statements (invoices) read one account's month of rollups (added by 0002_invoices).
+Index("ix_usage_rollups_account_month", usage_rollups.c.account_id, usage_rollups.c.billing_month)
+
+# Usage per account, UTC day, provider, model and billing month: `usage_rollups` summed by day,
+# kept by the triggers below (see the module docstring); reports read days in key order instead
+# of grouping hours.
+usage_daily = Table(
+    "usage_daily", metadata,
+    Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
+    Column("day_ms", BigInteger, primary_key=True),
+    Column("provider", String(128), primary_key=True),
+    Column("model", String(256), primary_key=True),
+    Column("billing_month", String(7), primary_key=True),
+    Column("cost_microcents", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+)
+# The triggers on `usage_rollups` that keep `usage_daily`, per database (migration
+# 0002_reporting creates them; tests/usage/test_usage_daily.py checks they are there).
+USAGE_DAILY_TRIGGERS = {
+    "sqlite": ("usage_daily_delete", "usage_daily_insert", "usage_daily_update"),
+    # One trigger for the three operations, running the function usage_daily_apply().
+    "postgresql": ("usage_daily_sync",),
+}
 
 # Spend per account and UTC hour / day, kept in the usage transaction with the minutes, so a
-# 30-day window or a month of hourly history reads at most a few hundred rows.
-# (The table names come from the limits migration that created them.)
+# 30-day window or a month of hourly history reads at most a few hundred rows. (Spending
+# limits read them; migration 0002_usage_spend_buckets gave them usage's names.)
 spend_hours = Table(
-    "limit_spend_hours", metadata,
+    "usage_spend_hours", metadata,
     Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
     Column("start_ms", BigInteger, primary_key=True),
     Column("cost_microcents", BigInteger, nullable=False),
 )
 
 spend_days = Table(
-    "limit_spend_days", metadata,
+    "usage_spend_days", metadata,
     Column("account_id", String(32), ForeignKey("accounts.id"), primary_key=True),
     Column("start_ms", BigInteger, primary_key=True),
     Column("cost_microcents", BigInteger, nullable=False),

@@ -1,15 +1,15 @@
-"""`usage_daily` always equals `usage_rollups` summed by UTC day (kept by database triggers)."""
+"""`usage_daily` always equals `usage_rollups` summed by UTC day, kept by usage's database
+triggers, which exist as usage/tables.py declares them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from creditgate.kernel.clock import DAY_MS
 from creditgate.kernel.runtime import Runtime
-from creditgate.reporting.tables import usage_daily
-from creditgate.usage.tables import usage_rollups
+from creditgate.usage.tables import USAGE_DAILY_TRIGGERS, usage_daily, usage_rollups
 from tests.conftest import Account
 from tests.reporting.helpers import ms, post_events
 
@@ -56,3 +56,14 @@ def test_daily_usage_follows_inserts_updates_and_deletes_of_rollups(
         conn.execute(delete(usage_rollups).where(usage_rollups.c.model == "x"))
     assert daily_table(runtime) == rollups_by_day(runtime)
     assert len(daily_table(runtime)) == 1
+
+
+def test_the_triggers_on_the_rollups_are_the_ones_usage_declares(runtime: Runtime) -> None:
+    query = ("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'usage_rollups'"
+             if runtime.db.is_sqlite else
+             "SELECT tgname FROM pg_trigger WHERE tgrelid = 'usage_rollups'::regclass "
+             "AND NOT tgisinternal")
+    with runtime.db.read() as conn:
+        names = sorted(str(name) for name in conn.execute(text(query)).scalars())
+    assert tuple(names) == USAGE_DAILY_TRIGGERS["sqlite" if runtime.db.is_sqlite
+                                                else "postgresql"]

@@ -1,4 +1,7 @@
-"""Authentication and authorization for every route that names an account."""
+"""Authentication and authorization for every route that names an account.
+
+It lives with the credentials it checks (tokens, users, permission groups); routes depend on
+`account_guard`, and the kernel's fast lane gets `authenticate` from the app."""
 
 from __future__ import annotations
 
