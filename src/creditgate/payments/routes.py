@@ -92,9 +92,11 @@ async def post_topup_config(request: Request,
     runtime = runtime_of(request)
     body = await read_json_object(request)
     check_fields(body, required=("amount", "threshold"))
-    amount = cents(body, "amount", minimum=auto_topup.MIN_AMOUNT_CENTS,
-                   maximum=topups.max_topup_cents(runtime))
-    threshold = cents(body, "threshold", minimum=auto_topup.MIN_THRESHOLD_CENTS, maximum=None)
+    # Both within the top-up limits: a balance kept above more than one top-up can raise is not
+    # a threshold, and an unbounded integer does not fit the database's 64 bits.
+    largest = topups.max_topup_cents(runtime)
+    amount = cents(body, "amount", minimum=auto_topup.MIN_AMOUNT_CENTS, maximum=largest)
+    threshold = cents(body, "threshold", minimum=auto_topup.MIN_THRESHOLD_CENTS, maximum=largest)
     return ok(await run_in_threadpool(auto_topup.set_config, runtime, account_id, amount,
                                       threshold))
 
