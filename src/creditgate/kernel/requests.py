@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -9,6 +10,15 @@ from starlette.requests import Request
 
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
+
+# C0 controls and DEL: no id, name or address holds one, and PostgreSQL cannot store NUL at all
+# (SQLite would, so only one of the two databases failed on it).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """Whether a request's text holds a control character (refused in ids and names)."""
+    return _CONTROL.search(text) is not None
 
 
 def parse_json(raw: bytes) -> Any:

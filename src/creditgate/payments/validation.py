@@ -6,6 +6,7 @@ from typing import Any
 
 from creditgate.kernel import errors as core_errors
 from creditgate.kernel.errors import ApiError
+from creditgate.kernel.requests import has_control
 from creditgate.payments import errors
 
 
@@ -31,11 +32,15 @@ def cents(body: dict[str, Any], name: str, *, minimum: int, maximum: int | None)
     return value
 
 
+MAX_ID_LENGTH = 128
+
+
 def optional_id(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 128:
-        raise ApiError(core_errors.INVALID_FIELD, f"/{name}: must be a non-empty id string",
-                       f"/{name}")
+    if (not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH
+            or has_control(value)):
+        raise ApiError(core_errors.INVALID_FIELD, f"/{name}: must be an id of 1 to "
+                       f"{MAX_ID_LENGTH} characters without control characters", f"/{name}")
     return value
