@@ -23,8 +23,13 @@ from creditgate.limits import errors as limit_errors
 from creditgate.limits import holds, service
 from creditgate.limits.committer import Committer
 from creditgate.limits.decisions import Authorize, Capture, Void
-from creditgate.limits.schemas import read_capture, read_empty, read_hold, read_limit
-from creditgate.usage.events import MAX_ID_LENGTH
+from creditgate.limits.schemas import (
+    is_hold_id,
+    read_capture,
+    read_empty,
+    read_hold,
+    read_limit,
+)
 
 router = APIRouter()
 BASE = "/accounts/{account_id}/ai-gateway/billing"
@@ -48,7 +53,8 @@ def _committer(runtime: Runtime) -> Committer:
 
 
 def _hold_id(hold_id: str) -> str:
-    if not 1 <= len(hold_id) <= MAX_ID_LENGTH:
+    # An id no hold can have is not looked up (a NUL would fail PostgreSQL's query).
+    if not is_hold_id(hold_id):
         raise ApiError(limit_errors.AUTHORIZATION_NOT_FOUND, "no authorization with that id")
     return hold_id
 

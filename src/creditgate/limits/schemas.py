@@ -12,6 +12,7 @@ from typing import Any
 
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
+from creditgate.kernel.requests import has_control
 from creditgate.limits.windows import DURATIONS, STRATEGIES, Limit
 from creditgate.usage.events import MAX_ID_LENGTH, MAX_TOKENS, price_or_fail, read_cost_cents
 from creditgate.usage.pricing import PriceCatalog
@@ -61,8 +62,9 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str:
     value = body.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > limit:
-        raise _bad(f"/{name}", f"must be a string of at most {limit} characters")
+    if not isinstance(value, str) or len(value) > limit or has_control(value):
+        raise _bad(f"/{name}", f"must be a string of at most {limit} characters without "
+                   "control characters")
     return value
 
 
@@ -98,11 +100,17 @@ _HOLD_FIELDS = frozenset({"id", "amount", "provider", "model", "max_input_tokens
                           "max_output_tokens", "ttl"})
 
 
+def is_hold_id(value: str) -> bool:
+    """An id a hold can have: it becomes the usage event's id when captured."""
+    return 1 <= len(value) <= MAX_ID_LENGTH and not has_control(value)
+
+
 def read_id(value: Any, pointer: str = "/id") -> str:
     if value is None:
         raise _bad(pointer, "is required", errors.MISSING_FIELD)
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
-        raise _bad(pointer, f"must be a string of 1 to {MAX_ID_LENGTH} characters")
+    if not isinstance(value, str) or not is_hold_id(value):
+        raise _bad(pointer, f"must be a string of 1 to {MAX_ID_LENGTH} characters without "
+                   "control characters")
     return value
 
 
