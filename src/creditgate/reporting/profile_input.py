@@ -15,6 +15,7 @@ import pycountry
 
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError, ErrorCode
+from creditgate.kernel.requests import has_control
 from creditgate.reporting.errors import INVALID_CARD, INVALID_COUNTRY, INVALID_EMAIL
 
 TEXT_FIELDS: dict[str, int] = {
@@ -59,6 +60,9 @@ def _string(body: dict[str, Any], field: str, limit: int) -> str | None:
     value = value.strip()
     if len(value) > limit:
         raise _bad(field, f"must be at most {limit} characters")
+    if has_control(value):
+        # One line of printable text; PostgreSQL cannot store a NUL at all.
+        raise _bad(field, "must not contain control characters")
     return value or None
 
 
