@@ -92,6 +92,13 @@ def test_pages_partition_the_history(runtime: Runtime, account: Account, clock: 
     ({"per_page": "0"}, 4001, "/per_page"),
     ({"per_page": "101"}, 4001, "/per_page"),
     ({"per_page": "ten"}, 4001, "/per_page"),
+    # Digits int() refuses or that are not ASCII: '²' and 5000 nines were 500s.
+    ({"page": "\u00b2"}, 4001, "/page"),
+    ({"per_page": "\u00b2"}, 4001, "/per_page"),
+    ({"page": "9" * 5000}, 4001, "/page"),
+    ({"per_page": "9" * 5000}, 4001, "/per_page"),
+    ({"page": "\u0661"}, 4001, "/page"),
+    ({"page": str(2**63)}, 4001, "/page"),
 ])
 def test_bad_queries_are_refused(runtime: Runtime, account: Account, client: Any,
                                  params: dict[str, str], code: int, pointer: str) -> None:
@@ -101,6 +108,21 @@ def test_bad_queries_are_refused(runtime: Runtime, account: Account, client: Any
     assert response.headers["x-should-retry"] == "false"
     error = error_of(response)
     assert (error["code"], error["source"]["pointer"]) == (code, pointer)
+
+
+def test_page_numbers_may_carry_leading_zeros_and_spaces(
+        runtime: Runtime, account: Account, client: Any) -> None:
+    topup_invoice(runtime, account.id, 1000)
+    pagination = history(client, account, page=" 0001 ", per_page="0" * 40 + "10").json()[
+        "result"]["pagination"]
+    assert pagination == {"has_more": False, "page": 1, "per_page": 10, "total_count": 1}
+
+
+def test_an_id_no_invoice_can_have_is_a_404(account: Account, client: Any) -> None:
+    for invoice_id in ("%00", "in_%1B", "i" * 65):
+        response = client.get(account.url(f"ai-gateway/billing/invoices/{invoice_id}/pdf"),
+                              headers=account.headers)
+        assert (response.status_code, error_of(response)["code"]) == (404, 4003), invoice_id
 
 
 def test_another_accounts_invoices_stay_out_of_reach(

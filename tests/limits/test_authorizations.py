@@ -174,7 +174,12 @@ def test_unknown_ids(client: Any, account: Account, runtime: Runtime) -> None:
     for response in (capture(client, account, "nope", {"cost": 1}), void(client, account, "nope"),
                      client.get(account.url(f"{BILLING}/authorizations/nope"),
                                 headers=account.headers),
-                     capture(client, account, "x" * 129, {"cost": 1})):
+                     capture(client, account, "x" * 129, {"cost": 1}),
+                     # No hold can have a control character: a NUL was a 503 on PostgreSQL.
+                     capture(client, account, "a%00", {"cost": 1}),
+                     void(client, account, "%1B"),
+                     client.get(account.url(f"{BILLING}/authorizations/%00"),
+                                headers=account.headers)):
         assert response.status_code == 404
         assert error_of(response)["code"] == 2004
     with runtime.db.read() as conn:
@@ -200,6 +205,9 @@ BAD_HOLDS: list[tuple[Any, int, str]] = [
     ({"id": "a\x00", "amount": 1}, 1001, "/id"),
     ({"id": "a", "amount": 1, "provider": "open\x85ai"}, 1001, "/provider"),
     ({"id": "a", "amount": 1, "model": "gpt\x7f"}, 1001, "/model"),
+    ({"id": "a\nb", "amount": 1}, 1001, "/id"),
+    ({"id": "a", "amount": 1, "provider": "openai\x00"}, 1001, "/provider"),
+    ({"id": "a", "amount": 1, "model": "gpt-4o\x1b"}, 1001, "/model"),
 ]
 
 

@@ -71,6 +71,31 @@ def test_config_needs_a_payment_method_and_valid_amounts(client: Any, account: A
     assert client.get(account.url(CONFIG), headers=account.headers).json()["result"] == empty
 
 
+def test_config_amount_and_threshold_are_bounded_by_the_top_up_maximum(
+        client: Any, account: Account) -> None:
+    """CREDITGATE_TOPUP_MAX_CENTS is 100000 here (tests/payments/conftest.py)."""
+    attach(client, account, "pm_card_visa")
+    accepted = set_config(client, account, {"amount": 100_000, "threshold": 100_000})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["result"] == {"amount": 100_000, "threshold": 100_000}
+    # orjson reads integers beyond 64 bits as floats, hence 1001 for 2**64.
+    for body, code, pointer in [({"amount": 5000, "threshold": 100_001}, 3001, "/threshold"),
+                                ({"amount": 5000, "threshold": 2**63}, 3001, "/threshold"),
+                                ({"amount": 5000, "threshold": 2**63 - 1}, 3001, "/threshold"),
+                                ({"amount": 5000, "threshold": -(2**63)}, 3001, "/threshold"),
+                                ({"amount": 5000, "threshold": 2**64}, 1001, "/threshold"),
+                                ({"amount": 100_001, "threshold": 500}, 3001, "/amount"),
+                                ({"amount": 2**63, "threshold": 500}, 3001, "/amount")]:
+        bad = set_config(client, account, body)
+        assert bad.status_code == 400, (body, bad.text)
+        error = error_of(bad)
+        assert (error["code"], error["source"]["pointer"]) == (code, pointer), body
+    assert error_of(set_config(client, account, {"amount": 5000, "threshold": 2**63}))[
+        "message"] == "/threshold: must be at least 500 and at most 100000 cents"
+    shown = client.get(account.url(CONFIG), headers=account.headers).json()["result"]
+    assert (shown["amount"], shown["threshold"]) == (100_000, 100_000)
+
+
 def test_crossing_the_threshold_tops_up_once(client: Any, account: Account,
                                              runtime: Runtime) -> None:
     configured(client, account, runtime)

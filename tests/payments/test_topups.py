@@ -10,7 +10,7 @@ from creditgate.invoices.tables import invoices
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.tables import ledger_entries
 from creditgate.payments.sandbox import SandboxProcessor
-from creditgate.payments.tables import sandbox_intents, topups
+from creditgate.payments.tables import payment_accounts, sandbox_intents, topups
 from tests.conftest import Account, MakeAccount, error_of
 from tests.helpers import balance_microcents
 from tests.payments.conftest import attach, balance, run_worker, status, topup
@@ -165,6 +165,10 @@ BAD_TOPUPS: list[tuple[Any, int, int, str]] = [
     ({"amount": 5000, "currency": "usd"}, 400, 1003, "/currency"),
     ({"amount": 5000, "payment_method_id": "pm_card_visa"}, 400, 3002, "/payment_method_id"),
     ({"amount": 5000, "payment_method_id": 7}, 400, 1001, "/payment_method_id"),
+    # PostgreSQL cannot store (or even compare) a NUL: these were 500s there.
+    ({"amount": 5000, "payment_method_id": "pm_card_visa\x00"}, 400, 1001, "/payment_method_id"),
+    ({"amount": 5000, "payment_method_id": "pm\x1b[31m"}, 400, 1001, "/payment_method_id"),
+    ({"amount": 5000, "payment_method_id": "p" * 129}, 400, 1001, "/payment_method_id"),
 ]
 
 
@@ -197,6 +201,20 @@ def test_status_without_a_top_up_id_is_a_400(client: Any, account: Account, body
                            headers=account.headers)
     assert response.status_code == 400, response.text
     assert error_of(response)["source"]["pointer"] == "/payment_intent_id"
+
+
+def test_ids_with_control_characters_are_refused_before_anything_is_stored(
+        client: Any, account: Account, runtime: Runtime) -> None:
+    for response, pointer in [(status(client, account, "in_\x00"), "/payment_intent_id"),
+                              (status(client, account, "in_\x7f"), "/payment_intent_id"),
+                              (attach(client, account, "pm_card_visa\x00"), "/payment_method"),
+                              (attach(client, account, "\npm_card_visa"), "/payment_method")]:
+        assert response.status_code == 400, response.text
+        error = error_of(response)
+        assert (error["code"], error["source"]["pointer"]) == (1001, pointer)
+        assert error["message"] == (f"{pointer}: must be an id of 1 to 128 characters without "
+                                    "control characters")
+    assert count(runtime, payment_accounts) == 0  # no processor customer was made either
 
 
 def test_limits(client: Any, account: Account) -> None:

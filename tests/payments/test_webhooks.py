@@ -9,11 +9,13 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from creditgate.kernel.runtime import Runtime
 from creditgate.payments.sandbox import SandboxProcessor
 from creditgate.payments.tables import topups, webhook_events
+from creditgate.worker.tables import jobs
 from tests.conftest import Account, error_of
 from tests.helpers import balance_microcents
 from tests.payments.conftest import WEBHOOK_SECRET, attach, run_worker, topup
@@ -58,6 +60,32 @@ def test_bad_or_missing_signature_is_refused_and_changes_nothing(
         assert error_of(response)["code"] == 3006
     assert inbox(runtime) == []
     assert balance_microcents(runtime, account.id) == 0
+
+
+@pytest.mark.parametrize(("event_id", "kind", "pointer"), [
+    ("e" * 129, "payment_intent.succeeded", "/id"),
+    ("evt_\x00", "payment_intent.succeeded", "/id"),
+    ("", "payment_intent.succeeded", "/id"),
+    ("evt_1", "t" * 129, "/type"),
+    ("evt_1", "payment_intent.\x00", "/type"),
+])
+def test_signed_event_with_an_id_or_type_that_cannot_be_stored_is_a_400(
+        client: Any, runtime: Runtime, event_id: str, kind: str, pointer: str) -> None:
+    body = event(event_id, kind, {"id": "pi_1"})
+    response = client.post(URL, content=body, headers=signed(body))
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert (error["code"], error["source"]["pointer"]) == (1001, pointer)
+    assert inbox(runtime) == []
+    with runtime.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(jobs)).scalar_one() == 0
+
+
+def test_longest_event_id_is_stored(client: Any, runtime: Runtime) -> None:
+    body = event("e" * 128, "t" * 128, {"id": "pi_1"})
+    response = client.post(URL, content=body, headers=signed(body))
+    assert response.status_code == 200, response.text
+    assert [(r["id"], r["type"]) for r in inbox(runtime)] == [("e" * 128, "t" * 128)]
 
 
 def test_event_credits_once_however_often_it_arrives(

@@ -104,6 +104,11 @@ def test_profile_lifecycle_masks_the_card_and_hides_write_only_fields(
     ({"balance": "100"}, 1001, "/balance"),
     ({"preferred_locale": "english please"}, 1001, "/preferred_locale"),
     ({"city": "x" * 101}, 1001, "/city"),
+    # Control characters (a NUL was a 500 on PostgreSQL, which cannot store one).
+    ({"city": "Lon\x00don"}, 1001, "/city"),
+    ({"address2": "Flat 1\nFloor 2"}, 1001, "/address2"),
+    ({"company": "\x1b[31mEngines"}, 1001, "/company"),
+    ({"payment_nonce": "nonce\x00"}, 1001, "/payment_nonce"),
 ])
 def test_bad_profiles_are_refused_with_a_pointer_and_nothing_stored(
         client: Any, account: Account, runtime: Runtime, body: dict[str, Any], code: int,
@@ -114,6 +119,20 @@ def test_bad_profiles_are_refused_with_a_pointer_and_nothing_stored(
     assert error["code"] == code
     assert error["source"]["pointer"] == pointer
     assert stored(runtime, account.id) is None
+
+
+def test_update_with_a_control_character_changes_nothing(client: Any, account: Account,
+                                                         runtime: Runtime) -> None:
+    assert create(client, account, {"first_name": "Ada", "city": "London"}).status_code == 201
+    before = stored(runtime, account.id)
+    response = client.put(account.url(URL), json={"city": "Paris\x00"}, headers=account.headers)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["message"] == "/city: must not contain control characters"
+    assert stored(runtime, account.id) == before
+    # Surrounding whitespace (a trailing newline included) is trimmed, as before.
+    trimmed = client.put(account.url(URL), json={"city": "  Paris\n"}, headers=account.headers)
+    assert trimmed.status_code == 200, trimmed.text
+    assert trimmed.json()["result"]["city"] == "Paris"
 
 
 def test_patch_accepts_only_the_billing_email_fields(client: Any, account: Account) -> None:

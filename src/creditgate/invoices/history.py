@@ -36,10 +36,13 @@ class HistoryQuery:
 def _int_param(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None:
         return default
-    if not text.strip().isdigit():
+    digits = text.strip()
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses, and int() refuses
+    # more than 4300 digits; anything longer than `high` is out of range anyway.
+    if not (digits.isascii() and digits.isdigit()):
         raise ApiError(INVALID_PAGINATION, f"{name} must be an integer from {low} to {high}",
                        f"/{name}")
-    value = int(text)
+    value = int(digits) if len(digits.lstrip("0")) <= len(str(high)) else high + 1
     if not low <= value <= high:
         raise ApiError(INVALID_PAGINATION, f"{name} must be from {low} to {high}", f"/{name}")
     return value

@@ -24,6 +24,7 @@ from creditgate.invoices.errors import (
     INVOICE_LINK_INVALID,
     INVOICE_NOT_FOUND,
 )
+from creditgate.invoices.ids import is_invoice_id
 from creditgate.invoices.links import link_is_valid
 from creditgate.invoices.pdf import InvoiceDocument, invoice_pdf, load_document
 from creditgate.invoices.schemas import (
@@ -81,7 +82,9 @@ def _signed_pdf(runtime: Runtime, invoice_id: str, expires: str | None,
 
 
 def _account_pdf(runtime: Runtime, account_id: str, invoice_id: str) -> Response:
-    document = load_document(runtime, invoice_id, account_id)
+    # An id no invoice can have is not looked up (a NUL would fail PostgreSQL's query).
+    document = load_document(runtime, invoice_id, account_id) if is_invoice_id(
+        invoice_id) else None
     if document is None:
         raise ApiError(INVOICE_NOT_FOUND, "Invoice not found", "/invoice_id")
     return _pdf_response(runtime, document)

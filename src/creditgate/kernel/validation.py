@@ -13,6 +13,7 @@ them), so the checks take it as an argument instead of unifying it.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -20,6 +21,15 @@ from starlette.requests import Request
 
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError, ErrorCode
+
+# C0 controls and DEL: no id, name or address holds one, and PostgreSQL cannot store NUL at all
+# (SQLite would, so only one of the two databases failed on it).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """Whether a request's text holds a control character (refused in ids and names)."""
+    return _CONTROL.search(text) is not None
 
 
 def invalid(pointer: str, message: str, code: ErrorCode = errors.INVALID_FIELD) -> ApiError:

@@ -32,9 +32,14 @@ from creditgate.limits.schemas import (
     SpendingLimitIn,
     VoidIn,
 )
-from creditgate.limits.validation import read_capture, read_empty, read_hold, read_limit
+from creditgate.limits.validation import (
+    is_hold_id,
+    read_capture,
+    read_empty,
+    read_hold,
+    read_limit,
+)
 from creditgate.usage import errors as usage_errors
-from creditgate.usage.events import MAX_ID_LENGTH
 
 router = APIRouter(tags=["limits"])
 BASE = "/accounts/{account_id}/ai-gateway/billing"
@@ -70,7 +75,8 @@ def _committer(runtime: Runtime) -> Committer:
 
 
 def _hold_id(hold_id: str) -> str:
-    if not 1 <= len(hold_id) <= MAX_ID_LENGTH:
+    # An id no hold can have is not looked up (a NUL would fail PostgreSQL's query).
+    if not is_hold_id(hold_id):
         raise ApiError(limit_errors.AUTHORIZATION_NOT_FOUND, "no authorization with that id")
     return hold_id
 

@@ -12,6 +12,7 @@ from typing import Any
 from creditgate.kernel import errors
 from creditgate.kernel.validation import (
     choice,
+    has_control,
     identifier,
     integer_in,
     invalid,
@@ -74,6 +75,11 @@ class HoldRequest:
 
 HOLD_FIELDS = frozenset({"id", "amount", "provider", "model", "max_input_tokens",
                          "max_output_tokens", "ttl"})
+
+
+def is_hold_id(value: str) -> bool:
+    """An id a hold can have: it becomes the usage event's id when captured."""
+    return 1 <= len(value) <= MAX_ID_LENGTH and not has_control(value)
 
 
 def read_id(value: Any, pointer: str = "/id") -> str:

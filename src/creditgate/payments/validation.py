@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from creditgate.kernel.validation import identifier, integer, invalid, only_fields, required
+from creditgate.kernel.validation import (
+    has_control,
+    identifier,
+    integer,
+    invalid,
+    only_fields,
+    required,
+)
 from creditgate.payments import errors
 from creditgate.payments.auto_topup import MIN_AMOUNT_CENTS, MIN_THRESHOLD_CENTS
 from creditgate.payments.topup_keys import TopupRequest, checked_key
@@ -36,11 +43,17 @@ def cents(body: dict[str, Any], name: str, *, minimum: int, maximum: int | None)
     return value
 
 
+MAX_ID_LENGTH = 128
+
+
 def optional_id(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None:
         return None
-    return identifier(value, f"/{name}", MAX_ID_LENGTH, "must be a non-empty id string")
+    message = f"must be an id of 1 to {MAX_ID_LENGTH} characters without control characters"
+    if isinstance(value, str) and has_control(value):
+        raise invalid(f"/{name}", message)
+    return identifier(value, f"/{name}", MAX_ID_LENGTH, message)
 
 
 def read_payment_method(body: dict[str, Any]) -> str | None:
@@ -70,5 +83,7 @@ def read_auto_topup(body: dict[str, Any], *, max_cents: int) -> tuple[int, int]:
     """(amount, threshold) in cents."""
     check_fields(body, required_fields=("amount", "threshold"))
     amount = cents(body, "amount", minimum=MIN_AMOUNT_CENTS, maximum=max_cents)
-    threshold = cents(body, "threshold", minimum=MIN_THRESHOLD_CENTS, maximum=None)
+    # Both within the top-up limits: a balance kept above more than one top-up can raise is not
+    # a threshold, and an unbounded integer does not fit the database's 64 bits.
+    threshold = cents(body, "threshold", minimum=MIN_THRESHOLD_CENTS, maximum=max_cents)
     return amount, threshold

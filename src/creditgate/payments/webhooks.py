@@ -16,9 +16,11 @@ from sqlalchemy import select, update
 from stripe import SignatureVerificationError, WebhookSignature
 
 from creditgate.accounts.rows import lock_account
+from creditgate.kernel import errors as core_errors
 from creditgate.kernel.db import insert_ignore
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.validation import has_control
 from creditgate.payments import errors
 from creditgate.payments.methods import save_method
 from creditgate.payments.tables import webhook_events
@@ -27,6 +29,8 @@ from creditgate.worker.outbox import enqueue
 
 log = logging.getLogger("creditgate.payments")
 TOLERANCE_SECONDS = 300
+# Event ids and types; the job's dedupe key ("stripe_event:<id>", 200) fits an id this long.
+MAX_NAME_LENGTH = 128
 JOB_KIND = "stripe_event"
 
 
@@ -46,6 +50,8 @@ def receive(runtime: Runtime, payload: bytes, signature: str | None) -> dict[str
             TypeError) as exc:
         raise ApiError(errors.WEBHOOK_SIGNATURE_INVALID,
                        f"Webhook rejected: {exc}") from None
+    _check_name(event_id, "/id")
+    _check_name(event_type, "/type")
     now = runtime.clock.now_ms()
     with runtime.db.write() as conn:
         insert_ignore(conn, webhook_events, [{
@@ -58,6 +64,14 @@ def receive(runtime: Runtime, payload: bytes, signature: str | None) -> dict[str
     except Exception:
         log.exception("webhook %s failed; the worker retries it", event_id)
     return {"received": True, "id": event_id}
+
+
+def _check_name(value: str, pointer: str) -> None:
+    """Stripe's ids and types are short ASCII (`evt_…`, `payment_intent.succeeded`); anything
+    else would not fit the inbox's columns (or, with a NUL, PostgreSQL at all)."""
+    if not 1 <= len(value) <= MAX_NAME_LENGTH or has_control(value):
+        raise ApiError(core_errors.INVALID_FIELD, f"{pointer}: must be 1 to {MAX_NAME_LENGTH} "
+                       "characters without control characters", pointer)
 
 
 def process(runtime: Runtime, event_id: str) -> None:

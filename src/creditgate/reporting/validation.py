@@ -17,7 +17,7 @@ from typing import Any
 import pycountry
 
 from creditgate.kernel import errors
-from creditgate.kernel.validation import invalid
+from creditgate.kernel.validation import has_control, invalid
 from creditgate.reporting.errors import INVALID_CARD, INVALID_COUNTRY, INVALID_EMAIL
 
 TEXT_FIELDS: dict[str, int] = {
@@ -63,6 +63,9 @@ def _string(body: dict[str, Any], field: str, limit: int) -> str | None:
     value = value.strip()
     if len(value) > limit:
         raise invalid(f"/{field}", f"must be at most {limit} characters")
+    if has_control(value):
+        # One line of printable text; PostgreSQL cannot store a NUL at all.
+        raise invalid(f"/{field}", "must not contain control characters")
     return value or None
 
 
