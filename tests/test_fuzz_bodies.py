@@ -102,6 +102,9 @@ def scene(runtime: Runtime, account: Account, client: TestClient) -> Iterator[Sc
         s = Scene(runtime, account, {"fast": client, "framework": framework},
                   db_name=runtime.db.engine.dialect.name)
         grant_cents(runtime, account.id, 1_000_000)
+        # The first link signed generates the server's key (kernel/secret_key.py): once, at
+        # start, not as a side effect of a read under test.
+        runtime.secret_key()
         s.call("POST", "billing/profile/payment-method", {"payment_method": "pm_card_visa"})
         s.topup_id = s.call("POST", f"{BILLING}/topup", {"amount": 5000})["payment_intent_id"]
         s.call("POST", f"{BILLING}/authorizations", {"id": s.hold_id, "amount": 500})

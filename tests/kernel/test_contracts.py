@@ -138,7 +138,7 @@ TOPUP_STATUSES: Examples = [
 ]
 AUTO_TOPUPS: Examples = [
     ({"amount": 1000, "threshold": 500}, True),
-    ({"amount": 2000, "threshold": 10**6}, True),
+    ({"amount": 2000, "threshold": MAX_TOPUP}, True),
     ({"amount": 999, "threshold": 500}, False),
     ({"amount": 1000, "threshold": 499}, False),
     ({"amount": 1000}, False),

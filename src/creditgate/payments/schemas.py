@@ -88,7 +88,7 @@ class AutoTopupIn(Contract):
     amount: int = Field(ge=MIN_AMOUNT_CENTS, description=f"Cents per auto top-up; {_MAX_CENTS}")
     threshold: int = Field(ge=MIN_THRESHOLD_CENTS,
                            description="Cents: when posted usage takes the balance below it, "
-                                       "one auto top-up is charged")
+                                       f"one auto top-up is charged; {_MAX_CENTS}")
 
 
 class AutoTopupSet(Contract):
