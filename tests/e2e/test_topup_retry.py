@@ -106,6 +106,17 @@ def restart(server: Server) -> Server:
     return again
 
 
+def retry_after_restart(server: Server, key: str) -> None:
+    """Start the server again on its database; the retry with `key` is charged exactly once."""
+    again = restart(server)
+    try:
+        retried = topup(again.sdk(), again, key)
+        assert charges_and_balance(again) == ({f"topup:{retried.payment_intent_id}": AMOUNT},
+                                              AMOUNT)
+    finally:
+        stop_server(again)
+
+
 def test_a_dropped_answer_retried_with_its_key_charges_once(server: Server) -> None:
     proxy = AnswerDropper(port_of(server), on_answer=lambda: None)
     with pytest.raises(cloudflare.APIConnectionError):
@@ -129,13 +140,7 @@ def test_a_server_killed_before_it_answered_charges_once(server: Server) -> None
     with pytest.raises(cloudflare.APIConnectionError):
         topup(sdk_via(proxy.port, server), server, "checkout-2")
     process.wait(timeout=10)
-    again = restart(server)
-    try:
-        retried = topup(again.sdk(), again, "checkout-2")
-        assert charges_and_balance(again) == ({f"topup:{retried.payment_intent_id}": AMOUNT},
-                                              AMOUNT)
-    finally:
-        stop_server(again)
+    retry_after_restart(server, "checkout-2")
 
 
 def test_a_double_click_without_a_key_charges_once(server: Server, env: dict[str, str]) -> None:
@@ -203,13 +208,7 @@ def test_killed_between_the_charge_and_its_credit_the_retry_settles_once(
                                {"a": server.account_id}).scalar_one()
     assert charged == 1  # charged, not credited
     engine.dispose()
-    again = restart(server)
-    try:
-        retried = topup(again.sdk(), again, "checkout-3")
-        assert charges_and_balance(again) == ({f"topup:{retried.payment_intent_id}": AMOUNT},
-                                              AMOUNT)
-    finally:
-        stop_server(again)
+    retry_after_restart(server, "checkout-3")
 
 
 def _wait_for_lock_waiters(engine: Any, count: int) -> None:
