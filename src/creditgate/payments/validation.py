@@ -31,19 +31,16 @@ def check_fields(body: dict[str, Any], *, required_fields: tuple[str, ...],
         required(body, name, "field required", null_is_missing=False)
 
 
-def cents(body: dict[str, Any], name: str, *, minimum: int, maximum: int | None) -> int:
-    """An integer number of cents (100.0 is refused) within the range."""
+def cents(body: dict[str, Any], name: str, *, minimum: int, maximum: int) -> int:
+    """An integer number of cents (100.0 is refused) within the range. Always bounded: an
+    unbounded integer reached the database as an OverflowError."""
     pointer = f"/{name}"
     value = integer(body[name], pointer, message="must be an integer number of cents",
                     whole_floats=False)
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = "" if maximum is None else f" and at most {maximum}"
-        raise invalid(pointer, f"must be at least {minimum}{upper} cents",
+    if not minimum <= value <= maximum:
+        raise invalid(pointer, f"must be at least {minimum} and at most {maximum} cents",
                       errors.AMOUNT_OUT_OF_RANGE)
     return value
-
-
-MAX_ID_LENGTH = 128
 
 
 def optional_id(body: dict[str, Any], name: str) -> str | None:
