@@ -12,6 +12,7 @@ from creditgate.composition import (
     ROUTERS,
     build_runtime,
 )
+from creditgate.kernel import logs
 from creditgate.kernel.envelope import (
     ANSWERED_CRASH,
     BodyLimitMiddleware,
@@ -19,17 +20,20 @@ from creditgate.kernel.envelope import (
     install_error_handlers,
 )
 from creditgate.kernel.fastlane import FastLane
+from creditgate.kernel.observe import Observed
 from creditgate.kernel.openapi import openapi_schema
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.secret_key import check_secret_key
+from creditgate.observability.routes import router as observability_router
 from creditgate.settings import Settings
 
 API_PREFIX = "/client/v4"
 
 
 class CreditgateApp(FastAPI):
-    """FastAPI behind the body limit and the fast lane, which sit outside the framework's own
-    middleware stack: that stack costs every request, and the fast routes need none of it."""
+    """FastAPI behind the request observer (request id, access line, metrics), the body limit
+    and the fast lane, which sit outside the framework's own middleware stack: that stack costs
+    every request, and the fast routes need none of it."""
 
     outer: ASGIApp | None = None
 
@@ -79,12 +83,13 @@ def create_app(runtime: Runtime | None = None, *, fast_lane: bool = True) -> Cre
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:
         app.include_router(router)
+    app.include_router(observability_router)  # /healthz, /readyz, /metrics
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     inner: ASGIApp = app.framework
     if fast_lane:
         inner = FastLane(inner, runtime=runtime, routes=FAST_ROUTES, prefix=API_PREFIX,
                          authenticate=authenticate)
-    app.outer = BodyLimitMiddleware(inner, max_bytes=runtime.settings.max_body_bytes)
+    app.outer = Observed(BodyLimitMiddleware(inner, max_bytes=runtime.settings.max_body_bytes))
     return app
 
 
@@ -93,6 +98,7 @@ def app_from_env() -> CreditgateApp:
     import gc
 
     settings = Settings.from_env()
+    logs.configure(level=settings.log_level, fmt=settings.log_format)
     # Also when uvicorn runs this factory itself; under `serve` it was checked (and warned
     # about) once already.
     check_secret_key(settings, warn=False)

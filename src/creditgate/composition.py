@@ -35,6 +35,7 @@ from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.routes import router as usage_router
+from creditgate.worker import heartbeat
 from creditgate.worker.runner import Periodic, Worker
 
 # The gateway's hot paths first: the router tries routes in this order.
@@ -71,6 +72,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
 
 def build_worker(runtime: Runtime) -> Worker:
     worker = Worker(runtime)
+    worker.periodic.append(heartbeat.periodic())  # first: readiness reads it (/readyz)
     worker.handlers.update(payment_jobs.HANDLERS)
     worker.periodic.extend(invoice_periodic_tasks(runtime))
     worker.periodic.append(Periodic("limits.release_expired_holds", SWEEP_EVERY_MS,

@@ -48,6 +48,12 @@ def run_one(app: str, sock: socket.socket, options: dict[str, Any]) -> None:
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)).run(sockets=[sock])
 
 
+def _say_listening(sock: socket.socket) -> None:
+    """The address as bound (the port the system chose for port 0), once per server."""
+    host, port = sock.getsockname()[:2]
+    log.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
+
+
 def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
     """Serve `app` (an import string, as uvicorn takes) from `workers` processes."""
     # Bound once here first, unshared: a port in use (by anything, another creditgate too)
@@ -57,13 +63,24 @@ def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> No
     except OSError as exc:
         raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     if workers <= 1:
-        import uvicorn
-
-        uvicorn.run(app, host=host, port=port, **options)
+        sock = listening_socket(host, port, shared=False)
+        _say_listening(sock)
+        # uvicorn stops gracefully on SIGINT or SIGTERM, then raises the signal again for the
+        # handler it found: this no-op for SIGTERM (and the except for SIGINT) lets the
+        # caller's cleanup run instead of the process ending at once.
+        before = signal.signal(signal.SIGTERM, lambda *_: None)
+        try:
+            run_one(app, sock, options)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, before)
+            sock.close()
         return
     # All sockets listen before any process starts, so connections are spread from the first
     # one on and wait in their socket's backlog until its process is up (or back up).
     sockets = [listening_socket(host, port) for _ in range(workers)]
+    _say_listening(sockets[0])
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 

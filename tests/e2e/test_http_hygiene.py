@@ -33,8 +33,12 @@ EVIL = "evil.example"
 BILLING = "ai-gateway/billing"
 NOT_ALLOWED = {"success": False, "messages": [], "result": None,
                "errors": [{"code": 7001, "message": "Method not allowed for this route"}]}
-INTERNAL = {"success": False, "messages": [], "result": None,
-            "errors": [{"code": 1500, "message": "Internal error; it has been logged"}]}
+
+
+def internal(request_id: str) -> dict[str, Any]:
+    """The envelope 500, naming the request id its X-Request-Id header carries."""
+    return {"success": False, "messages": [], "result": None, "errors": [
+        {"code": 1500, "message": f"Internal error; it has been logged (request id {request_id})"}]}
 
 
 @dataclass
@@ -211,7 +215,7 @@ def test_a_crash_answers_500_and_the_connection_stays_usable(
         finally:
             conn.close()
     assert (crashed.status, crashed.json(), crashed.headers["x-should-retry"]) == (
-        500, INTERNAL, "true")
+        500, internal(crashed.headers["x-request-id"]), "true")
     assert "connection" not in crashed.headers  # no `Connection: close`
     assert (after.status, after.json()["result"]["status"]) == (200, "active")
     # Logged once, with its traceback, by creditgate; the server never saw it.
@@ -233,7 +237,9 @@ def test_a_crash_in_a_hot_route_keeps_the_connection(
             after = conn.request("GET", "/client/v4/user/tokens/verify", headers=account.headers)
         finally:
             conn.close()
-    assert [(a.status, a.json()) for a in answers] == [(500, INTERNAL)] * 2
+    assert [(a.status, a.json()) for a in answers] == [
+        (500, internal(a.headers["x-request-id"])) for a in answers]
+    assert len({a.headers["x-request-id"] for a in answers}) == 2
     assert after.status == 200
     assert _crash_logs(caplog) == [("creditgate", "committer down")] * 2
 

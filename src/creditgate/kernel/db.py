@@ -18,6 +18,7 @@ import fcntl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from time import perf_counter
 from typing import Any, BinaryIO, NamedTuple
 
 from sqlalchemy import (
@@ -34,9 +35,12 @@ from sqlalchemy.pool import NullPool
 from creditgate.kernel import errors
 from creditgate.kernel.checkpoint import Checkpointer
 from creditgate.kernel.errors import ApiError
+from creditgate.kernel.metrics import metrics
 from creditgate.kernel.sql import insert_ignore_sql, upsert_add_sql
 
 metadata = MetaData()
+# Where `after_commit` keeps the actions of a connection's open transaction.
+_AFTER_COMMIT = "creditgate.after_commit"
 
 # Reads one account row, locked for the rest of the transaction; None if there is none.
 AccountLock = Callable[[Connection, str], Mapping[str, Any] | None]
@@ -120,7 +124,7 @@ class Database:
 
         `turn_taken`: the caller already holds the writer's turn (`write_turn`)."""
         if not self.is_sqlite:
-            with self.engine.begin() as conn:
+            with _committed(self.engine) as conn:
                 yield conn
             return
         # SQLite admits one writer at a time and makes the others poll with sleeps of up to
@@ -129,7 +133,7 @@ class Database:
         if not turn_taken:
             self._take_turn(blocking=True)
         try:
-            with self.engine.begin() as conn:
+            with _committed(self.engine) as conn:
                 yield conn
         finally:
             if not turn_taken:
@@ -174,6 +178,7 @@ class Database:
             self._end_turn()
 
     def _take_turn(self, *, blocking: bool) -> bool:
+        waited_from = perf_counter()
         if not self._sqlite_writer.acquire(blocking=blocking):
             return False
         if self._lock_file is not None:
@@ -185,6 +190,7 @@ class Database:
             except BaseException:
                 self._sqlite_writer.release()  # the turn was not taken: do not keep half of it
                 raise
+        metrics().writer_wait.observe(perf_counter() - waited_from)
         return True
 
     def _end_turn(self) -> None:
@@ -208,6 +214,26 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+@contextmanager
+def _committed(engine: Engine) -> Iterator[Connection]:
+    """`engine.begin()`, then the block's `after_commit` actions once it has committed."""
+    with engine.begin() as conn:
+        try:
+            yield conn
+        finally:
+            # Always taken off: `info` belongs to the pooled DBAPI connection and outlives
+            # this transaction. Dropped with a rollback (the exception goes on from here).
+            actions = conn.info.pop(_AFTER_COMMIT, None)
+    for action in actions or ():
+        action()
+
+
+def after_commit(conn: Connection, action: Callable[[], None]) -> None:
+    """Run `action` once the unit of work of `conn` has committed, never if it rolls back (to
+    count what was done, not what was tried: a group commit that fails is retried)."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
 def upsert_add(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError, ErrorCode
+from creditgate.kernel.requests import current_request_id
 
 log = logging.getLogger("creditgate")
 # The scope key where the crash handler leaves the exception it answered (see on_crash).
@@ -43,6 +44,9 @@ def ok(result: Any, *, status: int = 200, result_info: dict[str, Any] | None = N
 
 def error_response(error: ErrorCode, message: str, pointer: str | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
+    if error.status >= 500:
+        # The id the answer's X-Request-Id header and the log lines of the failure carry.
+        message = f"{message} (request id {current_request_id() or 'none'})"
     item: dict[str, Any] = {"code": error.code, "message": message}
     if pointer is not None:
         item["source"] = {"pointer": pointer}

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from creditgate.kernel.envelope import response_for
+from creditgate.kernel.observe import ROUTE_KEY
 from creditgate.kernel.runtime import Runtime
 
 # (runtime, path parameters, raw body) -> the answer. The account is already authorized.
@@ -58,13 +59,15 @@ class FastLane:
         self.app = app
         self.runtime = runtime
         self.authenticate = authenticate
-        self.routes = [(route, route.pattern(prefix)) for route in routes]
+        # (route, its pattern, its template as the access log and metrics name it)
+        self.routes = [(route, route.pattern(prefix), prefix + route.path) for route in routes]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for route, pattern in self.routes:
+            for route, pattern, template in self.routes:
                 match = pattern.match(scope["path"])
                 if match is not None and scope["method"] == route.method:
+                    scope[ROUTE_KEY] = template
                     try:
                         response = await self._answer(route, match.groupdict(), scope, receive)
                     except ClientDisconnect:

@@ -36,6 +36,7 @@ from sqlalchemy import Connection
 from creditgate.kernel import errors
 from creditgate.kernel.db import Database
 from creditgate.kernel.errors import ApiError
+from creditgate.kernel.metrics import metrics
 from creditgate.limits.decisions import Operation, Outcome
 
 log = logging.getLogger("creditgate.limits")
@@ -124,6 +125,7 @@ class Committer:
             return [_unavailable()]
         self.units += len(batch)
         self.largest_batch = max(self.largest_batch, len(batch))
+        metrics().committer_batch.observe(len(batch))
         return outcomes
 
     def _decide_batch(self, conn: Connection, batch: list[Work]) -> list[Outcome]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
+from prometheus_client import Counter
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -17,6 +19,7 @@ from creditgate.kernel import errors as core_errors
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.fastlane import FastRoute
+from creditgate.kernel.metrics import metrics
 from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.kernel.schemas import Empty, Envelope, documented
 from creditgate.kernel.validation import parse_json_object, read_json_object
@@ -117,11 +120,34 @@ async def delete_spending_limit(request: Request,
 # Authorize, capture and void: the handlers below serve both the FastAPI routes and the fast
 # lane (kernel/fastlane.py), which answers them without the framework's per-request cost.
 
+# The outcome of each decided authorization (creditgate_authorizations_total), counted once
+# its decision committed. A request refused before the decision (a bad body, a credential) or
+# whose decision could not commit (503) was not decided: only the HTTP metrics count it.
+_OUTCOMES = {limit_errors.INSUFFICIENT_CREDIT: "insufficient_credit",
+             limit_errors.SPENDING_LIMIT_REACHED: "spending_limit",
+             limit_errors.ABOVE_SPENDING_LIMIT: "spending_limit",
+             core_errors.UNAVAILABLE: ""}
+
+
+@cache
+def _outcome(name: str) -> Counter:
+    # Built on first use, not at import: `serve` chooses the metrics' storage first.
+    return metrics().authorizations.labels(name)
+
+
 async def authorize(runtime: Runtime, params: dict[str, str], raw: bytes) -> Response:
     default_ttl = int(runtime.settings.get("authorization_ttl_seconds", "600"))
     req = read_hold(parse_json_object(raw), catalog=runtime.services["catalog"],
                     default_ttl_s=default_ttl)
-    result, created = await _committer(runtime).submit(params["account_id"], Authorize(req))
+    try:
+        result, created = await _committer(runtime).submit(params["account_id"], Authorize(req))
+    except ApiError as refused:
+        outcome = _OUTCOMES.get(refused.error, "refused")
+        if outcome:
+            _outcome(outcome).inc()
+        raise
+    if created:  # a replay of an approved hold is not a second approval
+        _outcome("approved").inc()
     return ok(result, status=201 if created else 200)
 
 

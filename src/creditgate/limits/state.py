@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Select, func, select, update
 
+from creditgate.kernel.db import after_commit
+from creditgate.kernel.metrics import metrics
 from creditgate.limits import queries
 from creditgate.limits.tables import ACTIVE, authorizations
 from creditgate.limits.windows import Limit
@@ -71,6 +73,8 @@ def release_expired(conn: Connection, state: LimitState, *, now_ms: int) -> Limi
                    authorizations.c.id.in_([r.id for r in due]))
             .values(status="expired", finished_ms=now_ms)
         )
+        expired = metrics().authorizations.labels("expired")
+        after_commit(conn, lambda: expired.inc(len(due)))
     earliest = conn.execute(earliest_expiry(state.account_id)).scalar_one_or_none()
     return replace(state, held_microcents=state.held_microcents - sum(
         int(r.amount_microcents) for r in due), active_holds=state.active_holds - len(due),

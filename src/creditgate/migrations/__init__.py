@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
 
 HERE = Path(__file__).parent
 
@@ -20,3 +21,17 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "heads")
+
+
+def code_heads() -> set[str]:
+    """The head revision of every branch this code knows (what `upgrade` goes to)."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def database_heads(conn: Connection) -> set[str]:
+    """The revisions the database is at (none when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(conn).get_current_heads())

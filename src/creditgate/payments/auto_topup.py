@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from creditgate.kernel.clock import utc_from_ms
+from creditgate.kernel.db import after_commit
 from creditgate.kernel.errors import ApiError
+from creditgate.kernel.metrics import metrics
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
 from creditgate.payments import errors
@@ -119,7 +121,12 @@ def maybe_trigger(conn: Connection, account_id: str, balance_microcents: int, no
         updated_ms=now_ms))
     enqueue(conn, kind=JOB_KIND, now_ms=now_ms, account_id=account_id, payload={"seq": seq},
             dedupe_key=f"auto_topup:{account_id}:{seq}")
+    after_commit(conn, lambda: _count("triggered"))
     return True
+
+
+def _count(outcome: str) -> None:
+    metrics().auto_topups.labels(outcome).inc()
 
 
 def run_job(runtime: Runtime, job: Job) -> None:
@@ -138,6 +145,7 @@ def run_job(runtime: Runtime, job: Job) -> None:
                     or pa["default_method_id"] is None):
                 # Configuration removed or disabled since the trigger: nothing to charge.
                 _clear_in_flight(conn, account_id, now)
+                after_commit(conn, lambda: _count("cancelled"))
                 return
             topup = open_topup(conn, account_id=account_id, origin="auto_topup",
                                amount_cents=int(pa["auto_amount_cents"]),
@@ -158,9 +166,12 @@ def run_job(runtime: Runtime, job: Job) -> None:
             record_auto_failure(conn, account_id, f"payment processor unavailable ({exc}); "
                                 f"retry {job.attempts} of {MAX_ATTEMPTS}",
                                 runtime.clock.now_ms(), count=False)
+        _count("processor_unavailable")
         raise
     with runtime.db.write_for(account_id) as (conn, _):
         settled = settle(conn, topup["id"], outcome, runtime.clock.now_ms())
+    # completed, failed, or pending (asked again on the job's next attempt)
+    _count(str(settled["status"]))
     if settled["status"] == "pending":
         raise StillPending(f"auto top-up {topup['id']} still pending at the processor")
 

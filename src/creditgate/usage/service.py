@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from creditgate.kernel.db import upsert_add
+from creditgate.kernel.metrics import metrics
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.sql import account_rows_with_ids, cursor
@@ -38,8 +39,17 @@ UsageListener = Callable[[Connection, str, Recorded, int], None]
 def ingest(runtime: Runtime, account_id: str, events: Sequence[UsageEvent]) -> Recorded:
     """Store a checked batch in one unit of work; durable once this returns."""
     with runtime.db.write_for(account_id) as (conn, account):
-        return record_usage(conn, account, events, now_ms=runtime.clock.now_ms(),
-                            listeners=runtime.services.get("usage_listeners", ()))
+        recorded = record_usage(conn, account, events, now_ms=runtime.clock.now_ms(),
+                                listeners=runtime.services.get("usage_listeners", ()))
+    _count(recorded)
+    return recorded
+
+
+def _count(recorded: Recorded) -> None:
+    counted = metrics()
+    counted.usage_batches.inc()
+    counted.usage_events.labels("accepted").inc(recorded.accepted)
+    counted.usage_events.labels("duplicate").inc(recorded.duplicates)
 
 
 def record_usage(conn: Connection, account: Mapping[str, Any],

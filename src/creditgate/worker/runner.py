@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from creditgate.kernel.metrics import metrics
 from creditgate.kernel.runtime import Runtime
 from creditgate.worker import outbox
 from creditgate.worker.outbox import Job
@@ -53,6 +54,7 @@ class Worker:
         if handler is None:
             outbox.retry_later(db, job, error=f"no handler for job kind {job.kind!r}",
                                now_ms=clock.now_ms())
+            _count(job, "failed" if job.attempts >= outbox.MAX_ATTEMPTS else "retry")
             return
         try:
             handler(self.runtime, job)
@@ -60,8 +62,10 @@ class Worker:
             log.exception("job %s (%s) failed", job.id, job.kind)
             outbox.retry_later(db, job, error=f"{type(exc).__name__}: {exc}",
                                now_ms=clock.now_ms())
+            _count(job, "failed" if job.attempts >= outbox.MAX_ATTEMPTS else "retry")
         else:
             outbox.complete(db, job, now_ms=clock.now_ms())
+            _count(job, "done")
 
     def _guard(self, name: str, call: Callable[[], None]) -> None:
         try:
@@ -79,3 +83,7 @@ class Worker:
                 ran = 0
             if ran == 0:
                 stop.wait(poll)
+
+
+def _count(job: Job, outcome: str) -> None:
+    metrics().worker_jobs.labels(job.kind, outcome).inc()

@@ -22,3 +22,12 @@ jobs = Table(
     Column("finished_ms", BigInteger, nullable=True),
     Index("ix_jobs_due", "status", "run_after_ms"),
 )
+
+# One row per running worker (host:pid), written every few seconds: readiness (`/readyz`)
+# requires one that is fresh (worker/heartbeat.py).
+worker_heartbeats = Table(
+    "worker_heartbeats", metadata,
+    Column("worker_id", String(200), primary_key=True),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("beat_ms", BigInteger, nullable=False),
+)

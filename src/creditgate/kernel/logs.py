@@ -1,0 +1,85 @@
+"""Logging for the server processes: text or one JSON object per line, with request ids.
+
+`configure` is called by `serve` and `worker` and by each API process, once. Every record gets
+the id of the request it was logged for (`request_id`, from `kernel/requests.py`), so an error
+logged deep in a handler can be found from the id its answer carried.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+import orjson
+
+from creditgate.kernel.requests import current_request_id
+
+FORMATS = ("text", "json")
+LEVELS = ("debug", "info", "warning", "error")
+# Fields an access line carries (kernel/observe.py passes them as `extra`).
+ACCESS_FIELDS = ("method", "route", "status", "duration_ms")
+
+
+def _timestamp(created: float) -> str:
+    # UTC, milliseconds, the form log collectors parse without configuration.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + (
+        f".{int(created * 1000) % 1000:03d}Z")
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the id of the request being answered ("" outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = (f"{_timestamp(record.created)} {record.levelname} {record.name} "
+                f"{record.getMessage()}")
+        request_id = getattr(record, "request_id", "")
+        if request_id and record.name != "creditgate.access":  # access lines name it already
+            line += f" request_id={request_id}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, the access line's
+    fields, and the traceback when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        item: dict[str, Any] = {"time": _timestamp(record.created),
+                                "level": record.levelname.lower(), "logger": record.name,
+                                "message": record.getMessage()}
+        request_id = getattr(record, "request_id", "")
+        if request_id:
+            item["request_id"] = request_id
+        for name in ACCESS_FIELDS:
+            if hasattr(record, name):
+                item[name] = getattr(record, name)
+        if record.exc_info:
+            item["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(item).decode()
+
+
+def configure(*, level: str, fmt: str, stream: TextIO | None = None) -> None:
+    """Send every logger's records at `level` and above to stderr, in `fmt`."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's own info lines repeat ours ("Started server process", its own "running on"),
+    # and alembic's describe every migration check (readiness makes one per probe); their
+    # warnings and errors still come through, in this format.
+    for chatty in ("uvicorn", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,112 @@
+"""Prometheus metrics (prometheus-client), in its multi-process mode under `creditgate serve`.
+
+Every process that records (each API process, the worker) writes its samples to files in one
+directory (`PROMETHEUS_MULTIPROC_DIR`), and `/metrics` sums them, whichever process answers.
+prometheus-client picks its storage when a metric is built, so the metrics are built on first
+use (`metrics()`), and `serve` calls `enable_multiprocess` before anything records. State that
+lives in the database (the outbox's depth and age) is read when scraped instead
+(`worker/metrics.py`), so it is the same whichever process answers.
+
+Units are in the names: seconds for durations, requests or events for counts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Seconds. The hot routes answer in a few milliseconds; the slow end is reports and PDFs.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Requests per group-commit transaction (the committer takes at most 512).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    http_requests: Counter
+    http_duration: Histogram
+    authorizations: Counter
+    usage_events: Counter
+    usage_batches: Counter
+    committer_batch: Histogram
+    auto_topups: Counter
+    worker_jobs: Counter
+    writer_wait: Histogram
+
+
+_built: Metrics | None = None
+
+
+def metrics() -> Metrics:
+    """The process's metrics, built on first use."""
+    return _built or _build()
+
+
+def _build() -> Metrics:
+    global _built
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` samples: not kept in multi-process mode either
+    _built = Metrics(
+        http_requests=Counter("creditgate_http_requests", "HTTP requests answered",
+                              ["route", "method", "status"]),
+        http_duration=Histogram("creditgate_http_request_duration_seconds",
+                                "Time from request to the end of its answer, in seconds",
+                                ["route", "method", "status"], buckets=LATENCY_BUCKETS),
+        authorizations=Counter(
+            "creditgate_authorizations", "Authorization (hold) decisions: approved, "
+            "insufficient_credit (402), spending_limit (429), refused (another refusal of the "
+            "decision: 409 id reused, 400 unknown model, 403 account gone), and holds expired "
+            "(released at the end of their TTL)", ["outcome"]),
+        usage_events=Counter("creditgate_usage_events",
+                             "Usage events ingested: accepted (new) or duplicate", ["result"]),
+        usage_batches=Counter("creditgate_usage_batches", "Usage batches ingested"),
+        committer_batch=Histogram("creditgate_committer_batch_size",
+                                  "Requests decided in one group-commit transaction",
+                                  buckets=BATCH_BUCKETS),
+        auto_topups=Counter("creditgate_auto_topups", "Auto top-up outcomes", ["outcome"]),
+        worker_jobs=Counter("creditgate_worker_jobs", "Outbox jobs run: done, retry, failed",
+                            ["kind", "outcome"]),
+        writer_wait=Histogram("creditgate_sqlite_writer_turn_wait_seconds",
+                              "Wait for the SQLite writer's turn, in seconds",
+                              buckets=WAIT_BUCKETS),
+    )
+    return _built
+
+
+def enable_multiprocess(directory: str) -> None:
+    """Record into `directory` from here on, as the processes this one starts will (they
+    inherit the environment). Called by `serve` before any metric is built."""
+    if _built is not None:
+        raise RuntimeError("metrics were built before multi-process mode was enabled")
+    os.environ[MULTIPROC_ENV] = directory
+    if "prometheus_client.values" in sys.modules:
+        from prometheus_client import values
+
+        # prometheus-client chose in-process storage when it was imported (before the
+        # variable was set); choose again, before the first metric is built.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
+def exposition(*extra: CollectorRegistry) -> bytes:
+    """Every process's samples (summed across processes in multi-process mode), then the
+    `extra` registries' (collected now, from the database)."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    metrics()  # built, so every family is listed from the first scrape on
+    return generate_latest(registry) + b"".join(generate_latest(r) for r in extra)

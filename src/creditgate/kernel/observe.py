@@ -1,0 +1,76 @@
+"""Every HTTP request, both lanes: its request id, its access line and its metrics.
+
+`app.CreditgateApp` puts this outside the body limit, the fast lane and FastAPI, so the fast
+routes are counted and logged exactly like the others. The route is the template that
+answered (`/client/v4/accounts/{account_id}/...`), never the path the client sent: the
+metrics stay one series per route, and no id, token or key from a path reaches a log. No
+header, query or body is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import perf_counter
+
+from prometheus_client.metrics import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from creditgate.kernel.metrics import metrics
+from creditgate.kernel.requests import HEADER, request_id_for, reset_request_id, set_request_id
+
+# Where the fast lane leaves the template of the route it answered (FastAPI leaves its route
+# object in scope["route"]).
+ROUTE_KEY = "creditgate.route"
+UNMATCHED = "unmatched"  # no route: a 404, or a body refused before routing
+# Methods outside these are one series ("OTHER"): the client chooses the method.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+log = logging.getLogger("creditgate.access")
+
+
+class Observed:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # Label lookups cost more than the increments; the series are few (routes x statuses).
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        request_id = request_id_for(scope["headers"])
+        header = (HEADER, request_id.encode())
+        token = set_request_id(request_id)
+        status = 500  # if the app fails before answering, the server answers 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                # A new list: the response object's own headers stay as they were.
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, status, perf_counter() - started, request_id)
+            reset_request_id(token)
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        route = str(scope.get(ROUTE_KEY) or getattr(scope.get("route"), "path", UNMATCHED))
+        method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            labels = (route, method, str(status))
+            series = self._series[key] = (metrics().http_requests.labels(*labels),
+                                          metrics().http_duration.labels(*labels))
+        series[0].inc()
+        series[1].observe(seconds)
+        if log.isEnabledFor(logging.INFO):
+            duration_ms = round(seconds * 1000, 2)
+            log.info("%s %s %d %.2fms request_id=%s", method, route, status, duration_ms,
+                     request_id, extra={"method": method, "route": route, "status": status,
+                                        "duration_ms": duration_ms, "request_id": request_id})

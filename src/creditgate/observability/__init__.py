@@ -1,0 +1,1 @@
+"""Health, readiness and metrics endpoints, outside /client/v4 (docs/operations.md)."""
