@@ -89,8 +89,17 @@ def create_app(runtime: Runtime | None = None, *, fast_lane: bool = True) -> Cre
     if fast_lane:
         inner = FastLane(inner, runtime=runtime, routes=FAST_ROUTES, prefix=API_PREFIX,
                          authenticate=authenticate)
-    app.outer = Observed(BodyLimitMiddleware(inner, max_bytes=runtime.settings.max_body_bytes))
+    app.outer = Observed(BodyLimitMiddleware(inner, max_bytes=runtime.settings.max_body_bytes),
+                         templates=_templates())
     return app
+
+
+def _templates() -> dict[int, str]:
+    """Each route's full path template, by the id of its route object (kernel/observe.py)."""
+    included = [(API_PREFIX, router) for router in ROUTERS] + [
+        ("", router) for router in [*ROOT_ROUTERS, observability_router]]
+    return {id(route): prefix + str(getattr(route, "path", ""))
+            for prefix, router in included for route in router.routes}
 
 
 def app_from_env() -> CreditgateApp:

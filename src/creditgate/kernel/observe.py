@@ -10,6 +10,7 @@ header, query or body is logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from time import perf_counter
 
 from prometheus_client.metrics import Counter, Histogram
@@ -29,8 +30,12 @@ log = logging.getLogger("creditgate.access")
 
 
 class Observed:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, templates: Mapping[int, str]) -> None:
+        """`templates`: the full template of each route object (by id) the framework may leave
+        in scope["route"]: FastAPI's included routers keep their own path, without the prefix
+        they were included under."""
         self.app = app
+        self.templates = templates
         # Label lookups cost more than the increments; the series are few (routes x statuses).
         self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
@@ -58,8 +63,13 @@ class Observed:
             self._record(scope, status, perf_counter() - started, request_id)
             reset_request_id(token)
 
+    def _template(self, route: object) -> str:
+        if route is None:
+            return UNMATCHED
+        return self.templates.get(id(route)) or str(getattr(route, "path", UNMATCHED))
+
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
-        route = str(scope.get(ROUTE_KEY) or getattr(scope.get("route"), "path", UNMATCHED))
+        route = scope.get(ROUTE_KEY) or self._template(scope.get("route"))
         method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
         key = (route, method, status)
         series = self._series.get(key)
