@@ -19,8 +19,10 @@ from creditgate.settings import Settings
 
 def signing_settings() -> Settings:
     """The settings of a command that signs links (serve, worker), refused in one line when
-    they would sign with a key anyone can know."""
+    they would sign with a key anyone can know. Their logging is set up first, so the warning
+    about a generated key is a log line like the others."""
     settings = Settings.from_env()
+    logs.configure(level=settings.log_level, fmt=settings.log_format)
     try:
         check_secret_key(settings)
     except StartRefused as exc:
@@ -55,7 +57,6 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from creditgate.migrations import upgrade
 
     settings = signing_settings()
-    logs.configure(level=settings.log_level, fmt=settings.log_format)
     # Every process started from here on (API processes, and this one's worker) records its
     # metrics into this directory; /metrics sums them. Fresh per start: counters begin at 0.
     metrics_dir = tempfile.mkdtemp(prefix="creditgate-metrics-")
@@ -86,9 +87,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @main.command("worker")
 def run_worker() -> None:
     """Run the background worker alone (for deployments with several API hosts)."""
-    settings = signing_settings()
-    logs.configure(level=settings.log_level, fmt=settings.log_format)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(signing_settings())
     try:
         runtime.secret_key()
     except DBAPIError as exc:
