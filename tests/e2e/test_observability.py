@@ -49,6 +49,17 @@ def _scrape(server: Server) -> str:
     return answer.text
 
 
+def _wait_for_counts(server: Server) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = _scrape(server)
+        if (value(text, "creditgate_http_requests_total", route="/healthz", method="GET",
+                  status="200") == HEALTH_CHECKS
+                and value(text, "creditgate_authorizations_total", outcome="approved") == HOLDS):
+            return
+        time.sleep(0.2)
+
+
 def _authorize(server: Server, hold_id: str) -> httpx.Response:
     return httpx.post(f"{server.base_url}/accounts/{server.account_id}/ai-gateway/billing/"
                       "authorizations", json={"id": hold_id, "amount": 1},
@@ -76,6 +87,9 @@ def test_two_processes_health_readiness_metrics_and_json_logs(tmp_path: Path) ->
         assert [h.status_code for h in holds] == [201] * HOLDS
         refused = httpx.get(f"{_root(server)}/metrics", timeout=10)
         assert refused.status_code == 401
+        # Each process hands its counts over within a second (kernel/metrics.py): wait until
+        # one scrape has them all, then every scrape, whichever process answers, must agree.
+        _wait_for_counts(server)
         scrapes = [_scrape(server) for _ in range(6)]
     finally:
         stop_server(server)

@@ -8,11 +8,15 @@ from typing import Any
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from creditgate.kernel.metrics import flush
+
 AUTHORIZATIONS = "/client/v4/accounts/{account_id}/ai-gateway/billing/authorizations"
 
 
 def sample(name: str, **labels: str) -> float:
-    """The current value of one sample of this process (0 when never recorded)."""
+    """The current value of one sample of this process (0 when never recorded), with what
+    the event loop counted so far."""
+    flush()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 

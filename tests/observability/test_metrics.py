@@ -4,13 +4,16 @@ SQLite writer's turn, and the outbox read from the database at scrape time."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.testclient import TestClient
 
 from creditgate.app import create_app
 from creditgate.kernel.clock import ManualClock
+from creditgate.kernel.metrics import LoopCounter, LoopHistogram, flush
 from creditgate.kernel.runtime import Runtime
 from creditgate.limits.jobs import release_expired_holds
 from creditgate.worker import outbox
@@ -142,3 +145,35 @@ def test_metrics_behind_a_token(runtime: Runtime) -> None:
         allowed = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
     assert allowed.status_code == 200
     assert "creditgate_http_requests_total" in allowed.text
+
+
+def test_loop_series_flush_what_prometheus_client_would_have_recorded() -> None:
+    """The event loop's counts (kernel/metrics.py) reach prometheus-client as the same
+    samples as observing each value directly would give, bounds included."""
+    registry = CollectorRegistry()
+    buckets = (0.001, 0.005, 0.01)
+    looped = Histogram("probe_looped", "", buckets=buckets, registry=registry)
+    direct = Histogram("probe_direct", "", buckets=buckets, registry=registry)
+    counted = Counter("probe_counted", "", registry=registry)
+    values = [0.0, 0.001, 0.0011, 0.005, 0.005, 0.0099, 0.01, 0.5, 20.0]
+    histogram, counter = LoopHistogram(looped, buckets), LoopCounter(counted)
+
+    async def on_the_loop() -> None:
+        for amount in values:
+            histogram.observe(amount)
+            counter.inc()
+
+    asyncio.run(on_the_loop())
+    assert registry.get_sample_value("probe_looped_count") == 0  # not handed over yet
+    flush()
+    for amount in values:
+        direct.observe(amount)
+
+    def of(name: str) -> list[tuple[str, float]]:
+        return [(s.name.removeprefix(name), s.value) for family in registry.collect()
+                if family.name == name for s in family.samples
+                if not s.name.endswith("_created")]
+
+    assert of("probe_looped") == of("probe_direct")
+    assert dict(of("probe_looped"))["_sum"] == sum(values)
+    assert registry.get_sample_value("probe_counted_total") == len(values)

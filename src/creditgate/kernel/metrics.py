@@ -12,8 +12,12 @@ Units are in the names: seconds for durations, requests or events for counts.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import math
 import os
 import sys
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -84,6 +88,101 @@ def _build() -> Metrics:
                               buckets=WAIT_BUCKETS),
     )
     return _built
+
+
+# Per-request metrics, counted on the event loop and handed to prometheus-client at most
+# FLUSH_SECONDS later. In multi-process mode every increment is a locked write to a memory-
+# mapped file (measured: about 7 µs a counter, 17 µs a histogram observation, on the loaded
+# benchmark machine): per request that is a visible share of an authorization's cost. Here a
+# request costs an addition; a flush, one write per series.
+FLUSH_SECONDS = 1.0
+
+
+class LoopCounter:
+    """A counter child, incremented on the event loop (directly when called off it)."""
+
+    __slots__ = ("child", "pending")
+
+    def __init__(self, child: Counter) -> None:
+        self.child = child
+        self.pending = 0.0
+        _LOOP_SERIES.append(self)
+
+    def inc(self, amount: float = 1.0) -> None:
+        if _on_loop():
+            self.pending += amount
+        else:
+            self.child.inc(amount)
+
+    def flush(self) -> None:
+        if self.pending:
+            amount, self.pending = self.pending, 0.0
+            self.child.inc(amount)
+
+
+class LoopHistogram:
+    """A histogram child, observed on the event loop (directly when called off it)."""
+
+    __slots__ = ("bounds", "child", "counts", "total")
+
+    def __init__(self, child: Histogram, buckets: tuple[float, ...]) -> None:
+        self.child = child
+        self.bounds = (*buckets, math.inf)
+        self.counts = [0] * len(self.bounds)
+        self.total = 0.0
+        _LOOP_SERIES.append(self)
+
+    def observe(self, amount: float) -> None:
+        if _on_loop():
+            # The bucket prometheus-client's observe() picks: the first bound >= amount.
+            self.counts[bisect_left(self.bounds, amount)] += 1
+            self.total += amount
+        else:
+            self.child.observe(amount)
+
+    def flush(self) -> None:
+        if not any(self.counts):
+            return
+        counts, self.counts = self.counts, [0] * len(self.bounds)
+        total, self.total = self.total, 0.0
+        # What observe() does, per observation, at once: the sum, then one bucket each
+        # (prometheus-client keeps per-bucket counts and accumulates them when collected).
+        # tests/observability/test_metrics.py holds the result to observe()'s.
+        self.child._sum.inc(total)
+        for index, count in enumerate(counts):
+            if count:
+                self.child._buckets[index].inc(count)
+
+
+_LOOP_SERIES: list[LoopCounter | LoopHistogram] = []
+_timer_loop: list[asyncio.AbstractEventLoop | None] = [None]
+
+
+def _on_loop() -> bool:
+    """On an event loop: make sure a flush is due on it."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    if _timer_loop[0] is not loop:
+        _timer_loop[0] = loop
+        loop.call_later(FLUSH_SECONDS, _timer_fired)
+    return True
+
+
+def _timer_fired() -> None:
+    _timer_loop[0] = None
+    flush()
+
+
+def flush() -> None:
+    """Hand what the event loop counted to prometheus-client (the loop's thread, or any
+    thread while the loop records nothing: at exit, in tests)."""
+    for series in _LOOP_SERIES:
+        series.flush()
+
+
+atexit.register(flush)
 
 
 def enable_multiprocess(directory: str) -> None:

@@ -9,14 +9,13 @@ header, query or body is logged.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from time import perf_counter
 
-from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creditgate.kernel.metrics import metrics
+from creditgate.kernel import logs
+from creditgate.kernel.metrics import LATENCY_BUCKETS, LoopCounter, LoopHistogram, metrics
 from creditgate.kernel.requests import HEADER, request_id_for, reset_request_id, set_request_id
 
 # Where the fast lane leaves the template of the route it answered (FastAPI leaves its route
@@ -25,8 +24,6 @@ ROUTE_KEY = "creditgate.route"
 UNMATCHED = "unmatched"  # no route: a 404, or a body refused before routing
 # Methods outside these are one series ("OTHER"): the client chooses the method.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-log = logging.getLogger("creditgate.access")
 
 
 class Observed:
@@ -37,7 +34,7 @@ class Observed:
         self.app = app
         self.templates = templates
         # Label lookups cost more than the increments; the series are few (routes x statuses).
-        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[str, str, int], tuple[LoopCounter, LoopHistogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,12 +72,9 @@ class Observed:
         series = self._series.get(key)
         if series is None:
             labels = (route, method, str(status))
-            series = self._series[key] = (metrics().http_requests.labels(*labels),
-                                          metrics().http_duration.labels(*labels))
+            series = self._series[key] = (
+                LoopCounter(metrics().http_requests.labels(*labels)),
+                LoopHistogram(metrics().http_duration.labels(*labels), LATENCY_BUCKETS))
         series[0].inc()
         series[1].observe(seconds)
-        if log.isEnabledFor(logging.INFO):
-            duration_ms = round(seconds * 1000, 2)
-            log.info("%s %s %d %.2fms request_id=%s", method, route, status, duration_ms,
-                     request_id, extra={"method": method, "route": route, "status": status,
-                                        "duration_ms": duration_ms, "request_id": request_id})
+        logs.access(method, route, status, round(seconds * 1000, 2), request_id)

@@ -7,7 +7,6 @@ from functools import cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
-from prometheus_client import Counter
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from creditgate.kernel import errors as core_errors
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.fastlane import FastRoute
-from creditgate.kernel.metrics import metrics
+from creditgate.kernel.metrics import LoopCounter, metrics
 from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.kernel.schemas import Empty, Envelope, documented
 from creditgate.kernel.validation import parse_json_object, read_json_object
@@ -130,9 +129,9 @@ _OUTCOMES = {limit_errors.INSUFFICIENT_CREDIT: "insufficient_credit",
 
 
 @cache
-def _outcome(name: str) -> Counter:
+def _outcome(name: str) -> LoopCounter:
     # Built on first use, not at import: `serve` chooses the metrics' storage first.
-    return metrics().authorizations.labels(name)
+    return LoopCounter(metrics().authorizations.labels(name))
 
 
 async def authorize(runtime: Runtime, params: dict[str, str], raw: bytes) -> Response:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from creditgate.kernel import errors
 from creditgate.kernel.envelope import JSONResponse, error_response, ok
-from creditgate.kernel.metrics import CONTENT_TYPE, exposition
+from creditgate.kernel.metrics import CONTENT_TYPE, exposition, flush
 from creditgate.kernel.runtime import runtime_of
 from creditgate.observability.readiness import readiness
 from creditgate.worker.metrics import outbox_registry
@@ -42,5 +42,6 @@ async def prometheus_metrics(request: Request) -> Response:
                                             f"Bearer {expected}".encode()):
         return error_response(errors.AUTH_MISSING, "GET /metrics needs "
                               "`Authorization: Bearer <CREDITGATE_METRICS_TOKEN>`")
+    flush()  # this process's counts so far (each process flushes its own every second)
     body = await run_in_threadpool(exposition, outbox_registry(runtime))
     return Response(body, media_type=CONTENT_TYPE)
