@@ -10,13 +10,26 @@ from sqlalchemy.exc import DBAPIError
 from creditgate.composition import build_runtime, build_worker
 from creditgate.kernel.commands import CommandRuntime, fail
 from creditgate.kernel.secret_key import StartRefused, check_secret_key
-from creditgate.settings import Settings
+from creditgate.settings import Settings, SettingsError, unknown_variables
+
+
+class CreditgateGroup(click.Group):
+    """Answers a bad setting, wherever a command first reads the settings, in one line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def signing_settings() -> Settings:
-    """The settings of a command that signs links (serve, worker), refused in one line when
-    they would sign with a key anyone can know."""
+    """The settings of a long-running command that signs links (serve, worker): refused in
+    one line when they would sign with a key anyone can know; a CREDITGATE_* variable that
+    no setting reads (a typo, most often) is pointed out."""
     settings = Settings.from_env()
+    for unknown in unknown_variables():
+        click.echo(f"warning: {unknown} is not a creditgate setting; it is ignored", err=True)
     try:
         check_secret_key(settings)
     except StartRefused as exc:
@@ -24,7 +37,7 @@ def signing_settings() -> Settings:
     return settings
 
 
-@click.group()
+@click.group(cls=CreditgateGroup)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """creditgate: billing for AI gateways (prepaid credits, usage, limits, invoices)."""
