@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -14,15 +15,30 @@ from creditgate.kernel import logs
 from creditgate.kernel.commands import CommandRuntime, fail
 from creditgate.kernel.metrics import enable_multiprocess
 from creditgate.kernel.secret_key import StartRefused, check_secret_key
-from creditgate.settings import Settings
+from creditgate.settings import Settings, SettingsError, unknown_variables
+
+log = logging.getLogger("creditgate.cli")
+
+
+class CreditgateGroup(click.Group):
+    """Answers a bad setting, wherever a command first reads the settings, in one line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def signing_settings() -> Settings:
-    """The settings of a command that signs links (serve, worker), refused in one line when
-    they would sign with a key anyone can know. Their logging is set up first, so the warning
-    about a generated key is a log line like the others."""
+    """The settings of a long-running command that signs links (serve, worker): refused in
+    one line when they would sign with a key anyone can know; a CREDITGATE_* variable that
+    no setting reads (a typo, most often) is pointed out. Their logging is set up first, so
+    the warnings are log lines like the others."""
     settings = Settings.from_env()
     logs.configure(level=settings.log_level, fmt=settings.log_format)
+    for unknown in unknown_variables():
+        log.warning("%s is not a creditgate setting; it is ignored", unknown)
     try:
         check_secret_key(settings)
     except StartRefused as exc:
@@ -30,7 +46,7 @@ def signing_settings() -> Settings:
     return settings
 
 
-@click.group()
+@click.group(cls=CreditgateGroup)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """creditgate: billing for AI gateways (prepaid credits, usage, limits, invoices)."""

@@ -139,7 +139,7 @@ def close_due(runtime: Runtime, through: str, *, batch_size: int | None = None,
               on_batch: Callable[[int], None] | None = None,
               before_commit: BeforeCommit | None = None) -> CloseReport:
     """Close `through` (and any earlier open month) for every account that needs it."""
-    size = batch_size or int(runtime.settings.get("invoice_close_batch", "50"))
+    size = batch_size or runtime.settings.invoice_close_batch
     report = CloseReport()
     due = accounts_due(runtime, through)
     for start in range(0, len(due), size):

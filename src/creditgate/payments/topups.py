@@ -24,6 +24,7 @@ from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
 from creditgate.payments import errors
 from creditgate.payments.processor import (
+    PAYMENT_PROCESSOR,
     Declined,
     Intent,
     PaymentError,
@@ -33,16 +34,10 @@ from creditgate.payments.processor import (
 )
 from creditgate.payments.store import ensure_payment_account, method_of, payment_account
 from creditgate.payments.tables import payment_accounts, topups
-from creditgate.payments.topup_keys import (
-    DEFAULT_DUPLICATE_WINDOW_SECONDS,
-    TopupRequest,
-    earlier_topup,
-    remember,
-)
+from creditgate.payments.topup_keys import TopupRequest, earlier_topup, remember
 from creditgate.worker import outbox
 
 MIN_TOPUP_CENTS = 1000
-DEFAULT_MAX_TOPUP_CENTS = 100_000
 RECONCILE_AFTER_MS = 120_000
 AUTO_FAILURES_BEFORE_DISABLE = 3
 
@@ -50,11 +45,11 @@ Outcome = Intent | Declined
 
 
 def max_topup_cents(runtime: Runtime) -> int:
-    return int(runtime.settings.get("topup_max_cents", str(DEFAULT_MAX_TOPUP_CENTS)))
+    return runtime.settings.topup_max_cents
 
 
 def processor_of(runtime: Runtime) -> Processor:
-    processor: Processor = runtime.services["payment_processor"]
+    processor = runtime.services[PAYMENT_PROCESSOR]
     return processor
 
 
@@ -198,9 +193,7 @@ def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> d
 
 
 def duplicate_window_ms(runtime: Runtime) -> int:
-    seconds = runtime.settings.get("topup_duplicate_window_seconds",
-                                   str(DEFAULT_DUPLICATE_WINDOW_SECONDS))
-    return int(seconds) * 1000
+    return runtime.settings.topup_duplicate_window_seconds * 1000
 
 
 def _open_manual(conn: Connection, account_id: str, request: TopupRequest,

@@ -67,7 +67,7 @@ def render(runtime: Runtime, conn: Connection, row: Mapping[str, Any]) -> dict[s
         "is_partner": bool(row["is_partner"]),
         # Usage statements close at each UTC month end.
         "next_bill_date": _rfc3339(month_start_ms(next_month(month_of(now_ms)))),
-        "payment_gateway": runtime.settings.get("payment_processor", "sandbox"),
+        "payment_gateway": runtime.settings.payment_processor,
         "payment_nonce": None,
         "use_legacy": bool(row["use_legacy"]),
         "validation_code": None,

@@ -17,6 +17,7 @@ from creditgate.kernel.commands import emit, fail, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.usage import service
 from creditgate.usage.events import UsageEvent, read_event_json
+from creditgate.usage.pricing import CATALOG
 
 BATCH = 1000
 _INT_COLUMNS = ("timestamp", "input_tokens", "output_tokens")
@@ -78,7 +79,7 @@ def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
     if fmt == "auto":
         fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
     runtime = runtime_from_env()
-    catalog = runtime.services["catalog"]
+    catalog = runtime.services[CATALOG]
     accepted = duplicates = 0
     rejected: list[dict[str, Any]] = []
     batch: list[UsageEvent] = []
