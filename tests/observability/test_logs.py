@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from collections.abc import Iterator
 
 import orjson
@@ -40,13 +41,15 @@ def log_stream() -> Iterator[io.StringIO]:
 
 
 def _server_text(stream: io.StringIO) -> str:
-    """What the server wrote (the test client's own library logs its requests' URLs)."""
+    """What the server wrote (the test client's own library logs its requests' URLs), once
+    its queued access lines are written."""
+    logs.drain()
     return "\n".join(line for line in stream.getvalue().splitlines()
                      if not re.search(r" INFO httpx\w* |\"logger\":\"httpx", line))
 
 
 def _access_lines(stream: io.StringIO) -> list[str]:
-    return [line for line in stream.getvalue().splitlines() if "creditgate.access" in line]
+    return [line for line in _server_text(stream).splitlines() if "creditgate.access" in line]
 
 
 @pytest.mark.parametrize("fast_lane", [True, False])
@@ -133,3 +136,17 @@ def test_warning_level_writes_no_access_lines(runtime: Runtime,
     with TestClient(create_app(runtime)) as client:
         assert client.get("/healthz").status_code == 200
     assert _access_lines(log_stream) == []
+
+
+def test_access_lines_are_written_by_their_own_thread(runtime: Runtime,
+                                                      log_stream: io.StringIO) -> None:
+    """Queued on the event loop, written by the writer thread without anyone draining."""
+    logs.configure(level="info", fmt="text", stream=log_stream)
+    with TestClient(create_app(runtime)) as client:
+        answer = client.get("/healthz")
+    expected = "GET /healthz 200 "
+    deadline = time.monotonic() + 10
+    while expected not in log_stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [line] = [line for line in log_stream.getvalue().splitlines() if expected in line]
+    assert line.endswith(f"request_id={answer.headers['x-request-id']}")

@@ -7,10 +7,12 @@ logged deep in a handler can be found from the id its answer carried.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
 import time
+from collections import deque
 from typing import Any, TextIO
 
 import orjson
@@ -76,13 +78,24 @@ class JsonFormatter(logging.Formatter):
 
 
 class AccessLog:
-    """Access lines written straight to the log handler's stream, under its lock, in its
-    format. Through `logging` a line cost about 60 µs (a LogRecord, the caller's frame looked
-    up, the formatting): more than the authorization it describes (docs/benchmarks.md)."""
+    """Access lines, formatted on the event loop and written by a thread of their own.
+
+    Through `logging` a line cost about 60 µs on the loop (a LogRecord, the caller's frame
+    looked up, the formatting); and a write to stderr can block when the pipe or disk behind
+    it is slow, stalling every request of the process. Here the loop formats the line and
+    queues it; the writer thread writes what has queued in one write, under the handler's lock
+    and in its format. At exit the queue is written out (`drain`); a process killed outright
+    loses the lines of its last moment.
+    """
 
     def __init__(self, handler: logging.StreamHandler[TextIO], fmt: str) -> None:
         self.handler = handler
         self.json = fmt == "json"
+        self.lines: deque[str] = deque()
+        self.wake = threading.Event()
+        self.draining = threading.Lock()
+        threading.Thread(target=self._run, name="creditgate-access-log", daemon=True).start()
+        atexit.register(self.drain)
 
     def write(self, method: str, route: str, status: int, duration_ms: float,
               request_id: str) -> None:
@@ -94,10 +107,27 @@ class AccessLog:
                 "route": route, "status": status, "duration_ms": duration_ms}).decode()
         else:
             line = f"{_timestamp(time.time())} INFO {ACCESS_LOGGER} {message}"
-        stream = self.handler.stream
-        with self.handler.lock or _NO_LOCK:
-            stream.write(line + "\n")
-            stream.flush()
+        self.lines.append(line)
+        # Queued before the check: a writer that cleared the flag drains this line too.
+        if not self.wake.is_set():
+            self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            self.drain()
+
+    def drain(self) -> None:
+        """Write every queued line now (the writer thread, at exit, and tests)."""
+        with self.draining:
+            parts = []
+            while self.lines:
+                parts.append(self.lines.popleft())
+            if parts:
+                with self.handler.lock or _NO_LOCK:
+                    self.handler.stream.write("\n".join(parts) + "\n")
+                    self.handler.stream.flush()
 
 
 _NO_LOCK = threading.Lock()
@@ -116,6 +146,12 @@ def access(method: str, route: str, status: int, duration_ms: float, request_id:
                               duration_ms, request_id, extra={
                                   "method": method, "route": route, "status": status,
                                   "duration_ms": duration_ms, "request_id": request_id})
+
+
+def drain() -> None:
+    """Write the queued access lines now."""
+    if _access is not None:
+        _access.drain()
 
 
 def configure(*, level: str, fmt: str, stream: TextIO | None = None) -> None:
