@@ -177,3 +177,26 @@ def test_loop_series_flush_what_prometheus_client_would_have_recorded() -> None:
     assert of("probe_looped") == of("probe_direct")
     assert dict(of("probe_looped"))["_sum"] == sum(values)
     assert registry.get_sample_value("probe_counted_total") == len(values)
+
+
+def test_a_client_gone_before_its_answer_is_counted_as_499(runtime: Runtime,
+                                                           make_account: MakeAccount) -> None:
+    """The fast lane answers nothing when the client left before its body arrived; the
+    request is counted as nginx counts it (499), not as a 500 it never was."""
+    account = make_account()
+    app = create_app(runtime)
+    sent: list[object] = []
+    scope = {"type": "http", "method": "POST", "path": account.url(f"{BILLING}/authorizations"),
+             "headers": [(b"authorization", f"Bearer {account.token}".encode())],
+             "query_string": b"", "root_path": ""}
+
+    async def gone() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    name, labels = _requests(499)
+    before = sample(name, **labels)
+    asyncio.run(app(scope, gone, send))  # type: ignore[arg-type]
+    assert (sent, sample(name, **labels) - before) == ([], 1)

@@ -83,9 +83,9 @@ class AccessLog:
     Through `logging` a line cost about 60 µs on the loop (a LogRecord, the caller's frame
     looked up, the formatting); and a write to stderr can block when the pipe or disk behind
     it is slow, stalling every request of the process. Here the loop formats the line and
-    queues it; the writer thread writes what has queued in one write, under the handler's lock
-    and in its format. At exit the queue is written out (`drain`); a process killed outright
-    loses the lines of its last moment.
+    queues it; the writer thread writes what has queued (within BATCH_SECONDS) in one write,
+    under the handler's lock and in its format. At exit the queue is written out (`drain`); a
+    process killed outright loses the lines of its last moment.
     """
 
     def __init__(self, handler: logging.StreamHandler[TextIO], fmt: str) -> None:
@@ -115,6 +115,9 @@ class AccessLog:
     def _run(self) -> None:
         while True:
             self.wake.wait()
+            # Let lines gather: the flag stays set meanwhile, so the loop sets nothing and the
+            # thread wakes a few times a second under load, not once per request.
+            time.sleep(BATCH_SECONDS)
             self.wake.clear()
             self.drain()
 
@@ -131,6 +134,7 @@ class AccessLog:
 
 
 _NO_LOCK = threading.Lock()
+BATCH_SECONDS = 0.05  # how long an access line may wait for others to be written with
 ACCESS_LOGGER = "creditgate.access"
 _access: AccessLog | None = None
 _access_fallback = logging.getLogger(ACCESS_LOGGER)

@@ -21,6 +21,7 @@ from creditgate.kernel.requests import HEADER, request_id_for, reset_request_id,
 # Where the fast lane leaves the template of the route it answered (FastAPI leaves its route
 # object in scope["route"]).
 ROUTE_KEY = "creditgate.route"
+CLIENT_GONE = 499
 UNMATCHED = "unmatched"  # no route: a 404, or a body refused before routing
 # Methods outside these are one series ("OTHER"): the client chooses the method.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -44,7 +45,7 @@ class Observed:
         request_id = request_id_for(scope["headers"])
         header = (HEADER, request_id.encode())
         token = set_request_id(request_id)
-        status = 500  # if the app fails before answering, the server answers 500
+        status = 0
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -56,8 +57,12 @@ class Observed:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            status = status or 500  # failed before answering: the server answers 500
+            raise
         finally:
-            self._record(scope, status, perf_counter() - started, request_id)
+            # No answer at all: the client left first (nginx's 499, "client closed request").
+            self._record(scope, status or CLIENT_GONE, perf_counter() - started, request_id)
             reset_request_id(token)
 
     def _template(self, route: object) -> str:

@@ -3,14 +3,14 @@ every log record written while it is answered, and its 5xx error bodies.
 
 A caller (a load balancer, a gateway) may send its own `X-Request-Id`; it is kept when it is 1
 to 64 characters of letters, digits and `-_.:`, so one id follows the request through every
-hop. Otherwise the id is 16 random hex characters.
+hop. Otherwise the id is 16 random hex characters (Python's `random`: distinct, not secret).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from contextvars import ContextVar, Token
+from random import getrandbits
 
 HEADER = b"x-request-id"
 _REQUEST_ID: ContextVar[str] = ContextVar("creditgate_request_id", default="")
@@ -29,7 +29,9 @@ def request_id_for(headers: list[tuple[bytes, bytes]]) -> str:
             if _ACCEPTED.fullmatch(value):
                 return value.decode()
             break
-    return os.urandom(8).hex()
+    # Not os.urandom: on the loaded benchmark machine its system call cost ~15 µs, half the
+    # observer's cost per request. An id needs to be distinct, not unguessable.
+    return f"{getrandbits(64):016x}"
 
 
 def set_request_id(request_id: str) -> Token[str]:
