@@ -25,6 +25,10 @@ from creditgate.limits.decisions import Decisions
 from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
 from creditgate.limits.routes import FAST_ROUTES as LIMITS_FAST_ROUTES
 from creditgate.limits.routes import router as limits_router
+from creditgate.notifications.balance import balance_listener
+from creditgate.notifications.email import BILLING_EMAIL
+from creditgate.notifications.jobs import periodic_tasks as notification_periodic_tasks
+from creditgate.notifications.routes import router as notifications_router
 from creditgate.payments import auto_topup
 from creditgate.payments import jobs as payment_jobs
 from creditgate.payments.factory import build_processor
@@ -43,7 +47,8 @@ from creditgate.worker.runner import Periodic, Worker
 
 # The gateway's hot paths first: the router tries routes in this order.
 ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts_router,
-                            payments_router, invoices_router, reporting_router]
+                            payments_router, invoices_router, reporting_router,
+                            notifications_router]
 # Routes a gateway calls for every model request, also served without the framework's
 # per-request machinery (kernel/fastlane.py).
 FAST_ROUTES: list[FastRoute] = LIMITS_FAST_ROUTES
@@ -60,11 +65,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     services.provide(CREDENTIAL_CACHE, CredentialCache(settings.auth_cache_ms))
     services.provide(PAYMENT_PROCESSOR, build_processor(settings, runtime.db, runtime.clock))
     services.provide(PAYMENT_SUMMARY, payment_summary)
-    listeners = [auto_topup.usage_listener(runtime)]
+    listeners = [auto_topup.usage_listener(runtime),
+                 balance_listener(lambda: settings.low_balance_threshold_cents)]
     services.provide(USAGE_LISTENERS, listeners)
     services.provide(TAX_RATES, tax_rates_for(settings))
     # Invoices read the billing profiles (reporting's) through their port.
-    services.provide(BILLING_PROFILES, BillingProfileReader())
+    profiles = BillingProfileReader()
+    services.provide(BILLING_PROFILES, profiles)
+    services.provide(BILLING_EMAIL, profiles.billing_email)
     decisions = Decisions(runtime.clock, catalog, listeners)
     services.provide(COMMITTER, Committer(runtime.db, decisions.decide,
                                           group=settings.limits_group_commit))
@@ -78,4 +86,5 @@ def build_worker(runtime: Runtime) -> Worker:
     worker.periodic.extend(invoice_periodic_tasks(runtime))
     worker.periodic.append(Periodic("limits.release_expired_holds", SWEEP_EVERY_MS,
                                     release_expired_holds))
+    worker.periodic.extend(notification_periodic_tasks())
     return worker

@@ -49,6 +49,7 @@ class Metrics:
     committer_batch: Histogram
     auto_topups: Counter
     worker_jobs: Counter
+    webhook_deliveries: Counter
     writer_wait: Histogram
 
 
@@ -83,6 +84,9 @@ def _build() -> Metrics:
         auto_topups=Counter("creditgate_auto_topups", "Auto top-up outcomes", ["outcome"]),
         worker_jobs=Counter("creditgate_worker_jobs", "Outbox jobs run: done, retry, failed",
                             ["kind", "outcome"]),
+        webhook_deliveries=Counter(
+            "creditgate_webhook_deliveries", "Webhook delivery attempts: delivered, retry "
+            "(failed, tried again later), failed (the last attempt failed)", ["outcome"]),
         writer_wait=Histogram("creditgate_sqlite_writer_turn_wait_seconds",
                               "Wait for the SQLite writer's turn, in seconds",
                               buckets=WAIT_BUCKETS),

@@ -22,6 +22,13 @@ from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
+from creditgate.notifications.events import (
+    AUTO_TOPUP_DISABLED,
+    INVOICE_PAYMENT_FAILED,
+    TOPUP_FAILED,
+    TOPUP_SUCCEEDED,
+    emit,
+)
 from creditgate.payments import errors
 from creditgate.payments.processor import (
     PAYMENT_PROCESSOR,
@@ -130,6 +137,9 @@ def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: i
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="completed", intent_id=intent.id, client_secret=None, updated_ms=now_ms))
     topup_invoices.mark_paid(conn, topup["id"], amount)
+    emit(conn, account_id=topup["account_id"], type=TOPUP_SUCCEEDED, now_ms=now_ms,
+         dedupe_key=topup["id"], data={"topup_id": topup["id"], "amount": amount,
+                                       "origin": topup["origin"]})
     ensure_payment_account(conn, topup["account_id"], now_ms)
     values: dict[str, Any] = {"first_topup_success": True, "updated_ms": now_ms}
     if topup["origin"] == "auto_topup":
@@ -144,6 +154,12 @@ def _fail(conn: Connection, topup: dict[str, Any], reason: str, now_ms: int,
         status="failed", failure_reason=reason[:500], updated_ms=now_ms,
         intent_id=topup["intent_id"] if intent is None else intent.id, client_secret=None))
     topup_invoices.void(conn, topup["id"])
+    told = {"topup_id": topup["id"], "amount": int(topup["amount_cents"]),
+            "origin": topup["origin"], "reason": reason[:500]}
+    emit(conn, account_id=topup["account_id"], type=TOPUP_FAILED, now_ms=now_ms,
+         dedupe_key=topup["id"], data=told)
+    emit(conn, account_id=topup["account_id"], type=INVOICE_PAYMENT_FAILED, now_ms=now_ms,
+         dedupe_key=topup["id"], data={"invoice_id": topup["id"], **told})
     if topup["origin"] == "auto_topup":
         record_auto_failure(conn, topup["account_id"], reason, now_ms, count=True)
 
@@ -162,6 +178,10 @@ def record_auto_failure(conn: Connection, account_id: str, reason: str, now_ms: 
         values["auto_disabled_reason"] = (
             f"Auto top-up stopped after {failures} consecutive failed payments "
             f"(last: {reason}). Set the auto top-up configuration again to re-enable it.")[:500]
+        if pa["auto_disabled_reason"] is None:
+            emit(conn, account_id=account_id, type=AUTO_TOPUP_DISABLED, now_ms=now_ms,
+                 dedupe_key=f"{account_id}:{pa['auto_seq']}",
+                 data={"reason": values["auto_disabled_reason"], "failures": failures})
     conn.execute(update(payment_accounts).where(
         payment_accounts.c.account_id == account_id).values(**values))
 

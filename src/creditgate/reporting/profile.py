@@ -148,3 +148,12 @@ class BillingProfileReader:
 
     def buyer(self, conn: Connection, account_id: str) -> Mapping[str, Any] | None:
         return _row(conn, account_id)
+
+    def billing_email(self, conn: Connection, account_id: str) -> str | None:
+        """Where event emails go: the profile's billing email, else its primary email."""
+        row = conn.execute(select(billing_profiles.c.billing_email,
+                                  billing_profiles.c.primary_email)
+                           .where(billing_profiles.c.account_id == account_id)).one_or_none()
+        if row is None:
+            return None
+        return (row.billing_email or row.primary_email or "").strip() or None

@@ -160,6 +160,32 @@ class Settings:
         "a top-up without an idempotency key repeating a pending one (same amount) within this "
         "many seconds answers the first (`0`: off)")
 
+    # --- notifications ---
+    low_balance_threshold_cents: int = setting(
+        500, kinds.integer(0, 100_000_000),
+        "`balance.low` is sent when an account's balance goes below this many cents, unless "
+        "the account set its own (`PUT …/billing/alerts`); `0`: off")
+    webhooks_allow_private: bool = setting(
+        False, kinds.switch(),
+        "allow webhook URLs on loopback, private and link-local addresses (development and "
+        "tests only: otherwise they are refused, against request forgery)")
+    webhooks_timeout_seconds: int = setting(
+        10, kinds.integer(1, 60), "how long a webhook receiver or SMTP server may take, in "
+        "seconds")
+    webhooks_disable_after_days: int = setting(
+        3, kinds.integer(1, 60),
+        "a webhook endpoint whose deliveries have all failed for this many days is disabled "
+        "(a delivery is retried for about 3.6 days)")
+    smtp_host: str = setting("", kinds.text(), "SMTP server for event emails; unset: no email",
+                             shown="none")
+    smtp_port: int = setting(587, kinds.integer(1, 65535), "SMTP port")
+    smtp_tls: str = setting("starttls", kinds.choice("starttls", "ssl", "none"),
+                            "`starttls`, `ssl` (implicit TLS, port 465) or `none` (loopback)")
+    smtp_user: str = setting("", kinds.text(), "SMTP user name; unset: no login", shown="none")
+    smtp_password: str = setting("", kinds.text(secret=True), "SMTP password", shown="none")
+    smtp_sender: str = setting("creditgate@localhost", kinds.text(),
+                               "`From` address of event emails")
+
     def __post_init__(self) -> None:
         if self.payment_processor == "stripe" and not self.stripe_api_key:
             raise SettingsError("CREDITGATE_PAYMENT_PROCESSOR=stripe needs "
