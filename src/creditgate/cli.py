@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from creditgate.composition import build_runtime, build_worker
-from creditgate.kernel.commands import CommandRuntime, fail
+from creditgate.kernel.commands import (
+    CommandRuntime,
+    CreditgateGroup,
+    emit,
+    fail,
+    json_option,
+    shown_url,
+)
 from creditgate.kernel.secret_key import StartRefused, check_secret_key
 from creditgate.settings import Settings
 
@@ -24,32 +31,45 @@ def signing_settings() -> Settings:
     return settings
 
 
-@click.group()
+@click.group(cls=CreditgateGroup)
+@click.version_option(package_name="creditgate", message="creditgate %(version)s")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """creditgate: billing for AI gateways (prepaid credits, usage, limits, invoices)."""
     # The domains' commands build their runtime through this (kernel/commands.py).
-    ctx.obj = CommandRuntime(lambda: build_runtime(Settings.from_env()))
+    ctx.obj = CommandRuntime(lambda: build_runtime(Settings.from_env()),
+                             database_url=Settings.from_env().database_url)
 
 
 @main.command()
-def migrate() -> None:
+@json_option()
+def migrate(as_json: bool) -> None:
     """Apply database migrations (CREDITGATE_DATABASE_URL, default ./creditgate.db)."""
-    from creditgate.migrations import upgrade
+    from creditgate.migrations import head_revisions, upgrade
 
-    upgrade(Settings.from_env().database_url)
-    click.echo("database is up to date")
+    url = Settings.from_env().database_url
+    upgrade(url)
+    emit(as_json, {"database": shown_url(url), "revisions": head_revisions(),
+                   "status": "up to date"}, "database is up to date")
 
 
 @main.command()
 @click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port (default 8787)")
-@click.option("--workers", default=1, type=int, show_default=True, help="API processes")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option("--workers", default=1, type=click.IntRange(min=1), show_default=True,
+              help="API processes")
+@json_option("print a refusal to start as JSON")
+def serve(host: str | None, port: int | None, workers: int, as_json: bool) -> None:
     """Run the API and the background worker."""
     from creditgate import server
     from creditgate.migrations import upgrade
 
+    host = host or Settings.from_env().host
+    port = port or Settings.from_env().port
+    # The API processes read their settings from the environment: from here on it says where
+    # they really listen, so links they hand out (invoice PDFs) point there unless
+    # CREDITGATE_PUBLIC_BASE_URL says otherwise.
+    os.environ["CREDITGATE_HOST"], os.environ["CREDITGATE_PORT"] = host, str(port)
     settings = signing_settings()
     upgrade(settings.database_url)
     runtime = build_runtime(settings)
@@ -60,8 +80,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
                               name="creditgate-worker")
     thread.start()
     try:
-        server.serve("creditgate.app:app_from_env", factory=True, host=host or settings.host,
-                     port=port or settings.port, workers=workers, log_level="warning",
+        server.serve("creditgate.app:app_from_env", factory=True, host=host, port=port,
+                     workers=workers, log_level="warning",
                      # Nothing reads the client's address, so X-Forwarded-For is not parsed.
                      access_log=False, proxy_headers=False)
     except server.PortUnavailable as exc:
@@ -72,13 +92,17 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @main.command("worker")
-def run_worker() -> None:
+@json_option("print a refusal to start as JSON")
+def run_worker(as_json: bool) -> None:
     """Run the background worker alone (for deployments with several API hosts)."""
+    from creditgate.migrations import at_head
+
     runtime = build_runtime(signing_settings())
-    try:
-        runtime.secret_key()
-    except DBAPIError as exc:
-        fail(f"database error ({exc.orig}); is it migrated? run `creditgate migrate` first")
+    # A worker runs for days: one on a database it cannot use stops now, in one line.
+    if not at_head(runtime.db.engine):
+        fail(f"the database {shown_url(runtime.settings.database_url)} is not migrated to this "
+             "version; run `creditgate migrate` first")
+    runtime.secret_key()
     stop = threading.Event()
     click.echo("worker running; Ctrl-C stops it", err=True)
     try:

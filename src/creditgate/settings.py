@@ -10,6 +10,17 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"CREDITGATE_{name}", default)
 
 
+def base_url_for(host: str, port: int) -> str:
+    """The address links point to when CREDITGATE_PUBLIC_BASE_URL is not set: where `serve`
+    listens. A wildcard address (listen on every interface) names no host a client can
+    reach, so links then name this machine's loopback; set CREDITGATE_PUBLIC_BASE_URL there."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///./creditgate.db"
@@ -43,7 +54,7 @@ class Settings:
             port=port,
             max_body_bytes=int(_env("MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             worker_poll_seconds=float(_env("WORKER_POLL_SECONDS", "0.5")),
-            public_base_url=_env("PUBLIC_BASE_URL", f"http://{host}:{port}"),
+            public_base_url=_env("PUBLIC_BASE_URL", base_url_for(host, port)),
             secret_key=_env("SECRET_KEY", ""),
             env=_env("ENV", "production").lower(),
             extra=extra,

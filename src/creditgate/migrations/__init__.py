@@ -7,6 +7,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
 
 HERE = Path(__file__).parent
 
@@ -20,3 +23,15 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "heads")
+
+
+def head_revisions() -> list[str]:
+    """The revisions `upgrade` brings a database to (one per domain branch head), sorted."""
+    return sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database is migrated to this version's every head (nothing to apply)."""
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == set(head_revisions())
