@@ -107,7 +107,7 @@ def user_message(exc: BaseException, database_url: str) -> str | None:
     """The one line a person can act on for `exc`, or None for a bug (which keeps its traceback)."""
     where = shown_url(database_url)
     if isinstance(exc, DBAPIError):
-        return _database_message(exc.orig, where, invalidated=exc.connection_invalidated)
+        return _database_message(exc.orig or exc, where, invalidated=exc.connection_invalidated)
     if _is_driver_error(exc):  # the hot paths' driver-level SQL (kernel/sql.py) raises these
         return _database_message(exc, where, invalidated=False)
     if isinstance(exc, (ArgumentError, NoSuchModuleError)):
