@@ -124,7 +124,7 @@ def bench_close(runtime: Runtime, count: int, per_account: int) -> None:
     analyze(runtime)
     print(f"seeded {count:,} accounts x {per_account:,} rollup rows "
           f"({count * per_account:,} rows) in {time.perf_counter() - began:.1f} s")
-    batch = int(runtime.settings.get("invoice_close_batch", "50"))
+    batch = runtime.settings.invoice_close_batch
     baseline = baseline_inserts(runtime, ids, batch)
     began = time.perf_counter()
     report = close_due(runtime, MONTH)

@@ -65,7 +65,7 @@ ENVELOPE_KEYS = {"success", "errors", "messages", "result"}
 def runtime(db_url: str, clock: ManualClock) -> Iterator[Runtime]:
     """conftest's runtime with webhooks configured, so signed bodies reach the handler."""
     settings = Settings(database_url=db_url, sqlite_synchronous="NORMAL",
-                        extra={"stripe_webhook_secret": WEBHOOK_SECRET})
+                        stripe_webhook_secret=WEBHOOK_SECRET)
     runtime = build_runtime(settings, clock)
     yield runtime
     runtime.db.dispose()

@@ -17,13 +17,16 @@ from creditgate.kernel.commands import (
     shown_url,
 )
 from creditgate.kernel.secret_key import StartRefused, check_secret_key
-from creditgate.settings import Settings
+from creditgate.settings import Settings, unknown_variables
 
 
 def signing_settings() -> Settings:
-    """The settings of a command that signs links (serve, worker), refused in one line when
-    they would sign with a key anyone can know."""
+    """The settings of a long-running command that signs links (serve, worker): refused in
+    one line when they would sign with a key anyone can know; a CREDITGATE_* variable that
+    no setting reads (a typo, most often) is pointed out."""
     settings = Settings.from_env()
+    for unknown in unknown_variables():
+        click.echo(f"warning: {unknown} is not a creditgate setting; it is ignored", err=True)
     try:
         check_secret_key(settings)
     except StartRefused as exc:

@@ -8,38 +8,46 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from creditgate.accounts.auth import CredentialCache
+from creditgate.accounts.auth import CREDENTIAL_CACHE, CredentialCache
 from creditgate.accounts.routes import router as accounts_router
 from creditgate.accounts.rows import lock_account
-from creditgate.invoices.buyers import BillingProfiles
+from creditgate.invoices.buyers import BILLING_PROFILES
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
-from creditgate.invoices.taxes import tax_rates_for
+from creditgate.invoices.taxes import TAX_RATES, tax_rates_for
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.fastlane import FastRoute
 from creditgate.kernel.runtime import Runtime
+from creditgate.ledger.routes import PAYMENT_SUMMARY
 from creditgate.ledger.routes import router as ledger_router
-from creditgate.limits.committer import Committer
+from creditgate.limits.committer import COMMITTER, Committer
 from creditgate.limits.decisions import Decisions
 from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
 from creditgate.limits.routes import FAST_ROUTES as LIMITS_FAST_ROUTES
 from creditgate.limits.routes import router as limits_router
+from creditgate.notifications.balance import balance_listener
+from creditgate.notifications.email import BILLING_EMAIL
+from creditgate.notifications.jobs import periodic_tasks as notification_periodic_tasks
+from creditgate.notifications.routes import router as notifications_router
 from creditgate.payments import auto_topup
 from creditgate.payments import jobs as payment_jobs
 from creditgate.payments.factory import build_processor
+from creditgate.payments.processor import PAYMENT_PROCESSOR
 from creditgate.payments.routes import router as payments_router
 from creditgate.payments.routes import webhook_router as payments_webhook_router
 from creditgate.payments.summary import payment_summary
 from creditgate.reporting.profile import BillingProfileReader
 from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
-from creditgate.usage.pricing import PriceCatalog
+from creditgate.usage.pricing import CATALOG, PriceCatalog
 from creditgate.usage.routes import router as usage_router
+from creditgate.usage.service import USAGE_LISTENERS
 from creditgate.worker.runner import Periodic, Worker
 
 # The gateway's hot paths first: the router tries routes in this order.
 ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts_router,
-                            payments_router, invoices_router, reporting_router]
+                            payments_router, invoices_router, reporting_router,
+                            notifications_router]
 # Routes a gateway calls for every model request, also served without the framework's
 # per-request machinery (kernel/fastlane.py).
 FAST_ROUTES: list[FastRoute] = LIMITS_FAST_ROUTES
@@ -50,22 +58,23 @@ ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     # Database.write_for locks the account row through the accounts package.
     runtime = Runtime.from_settings(settings, clock, account_lock=lock_account)
-    runtime.services["catalog"] = PriceCatalog()
-    runtime.services["credential_cache"] = CredentialCache(int(settings.get("auth_cache_ms",
-                                                                            "1000")))
-    runtime.services["payment_processor"] = build_processor(settings, runtime.db, runtime.clock)
-    runtime.services["payment_summary"] = payment_summary
-    # Run inside every usage transaction, after its ledger debit.
-    runtime.services["usage_listeners"] = [auto_topup.usage_listener(runtime)]
-    runtime.services["tax_rates"] = tax_rates_for(settings)
+    services = runtime.services
+    catalog = PriceCatalog()
+    services.provide(CATALOG, catalog)
+    services.provide(CREDENTIAL_CACHE, CredentialCache(settings.auth_cache_ms))
+    services.provide(PAYMENT_PROCESSOR, build_processor(settings, runtime.db, runtime.clock))
+    services.provide(PAYMENT_SUMMARY, payment_summary)
+    listeners = [auto_topup.usage_listener(runtime),
+                 balance_listener(lambda: settings.low_balance_threshold_cents)]
+    services.provide(USAGE_LISTENERS, listeners)
+    services.provide(TAX_RATES, tax_rates_for(settings))
     # Invoices read the billing profiles (reporting's) through their port.
-    billing_profiles: BillingProfiles = BillingProfileReader()
-    runtime.services["billing_profiles"] = billing_profiles
-    group_commit = settings.get("limits_group_commit", "on").lower() not in {"off", "0", "false"}
-    decisions = Decisions(runtime.clock, runtime.services["catalog"],
-                          runtime.services["usage_listeners"])
-    runtime.services["limits_committer"] = Committer(runtime.db, decisions.decide,
-                                                     group=group_commit)
+    profiles = BillingProfileReader()
+    services.provide(BILLING_PROFILES, profiles)
+    services.provide(BILLING_EMAIL, profiles.billing_email)
+    decisions = Decisions(runtime.clock, catalog, listeners)
+    services.provide(COMMITTER, Committer(runtime.db, decisions.decide,
+                                          group=settings.limits_group_commit))
     return runtime
 
 
@@ -75,4 +84,5 @@ def build_worker(runtime: Runtime) -> Worker:
     worker.periodic.extend(invoice_periodic_tasks(runtime))
     worker.periodic.append(Periodic("limits.release_expired_holds", SWEEP_EVERY_MS,
                                     release_expired_holds))
+    worker.periodic.extend(notification_periodic_tasks())
     return worker

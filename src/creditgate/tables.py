@@ -6,6 +6,7 @@ from creditgate.kernel import tables as _kernel  # noqa: F401
 from creditgate.kernel.db import metadata
 from creditgate.ledger import tables as _ledger  # noqa: F401
 from creditgate.limits import tables as _limits  # noqa: F401
+from creditgate.notifications import tables as _notifications  # noqa: F401
 from creditgate.payments import tables as _payments  # noqa: F401
 from creditgate.reporting import tables as _reporting  # noqa: F401
 from creditgate.usage import tables as _usage  # noqa: F401

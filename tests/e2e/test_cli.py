@@ -99,3 +99,27 @@ def test_acknowledged_usage_survives_kill_9(tmp_path: Path) -> None:
     grant = server.cli_json("credits", "grant", "--account", server.account_id,
                             "--amount", "1000")
     assert grant["balance"] == 0  # 1000 cents granted, 1000 acknowledged events of 1 cent
+
+
+@pytest.mark.parametrize("command", [("serve",), ("worker",), ("migrate",),
+                                     ("accounts", "create", "--name", "x")])
+def test_a_bad_setting_stops_any_command_in_one_line(cli_server: Server,
+                                                     command: tuple[str, ...]) -> None:
+    cli_server.env = {**cli_server.env, "CREDITGATE_PORT": "80a",
+                      "CREDITGATE_LIMITS_GROUP_COMMIT": "sometimes"}
+    refused = cli_server.cli(*command, check=False)
+    assert refused.returncode == 1, refused
+    assert refused.stderr == (
+        "Error: CREDITGATE_PORT='80a' is not accepted: it takes a whole number from 1 to "
+        "65,535; CREDITGATE_LIMITS_GROUP_COMMIT='sometimes' is not accepted: it takes on or "
+        "off (also true/false, yes/no, 1/0)\n")
+
+
+def test_serve_warns_about_a_variable_no_setting_reads(tmp_path: Path) -> None:
+    server = start_server(tmp_path, {"CREDITGATE_TOPUP_MAX_CENT": "5000"})
+    try:
+        assert httpx.get(f"{server.base_url}/openapi.json").status_code == 200
+    finally:
+        stop_server(server)
+    assert ("warning: CREDITGATE_TOPUP_MAX_CENT (did you mean CREDITGATE_TOPUP_MAX_CENTS?) "
+            "is not a creditgate setting; it is ignored") in (tmp_path / "server.log").read_text()

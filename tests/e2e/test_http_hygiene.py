@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -24,6 +24,7 @@ import uvicorn
 
 from creditgate.app import create_app
 from creditgate.kernel.runtime import Runtime
+from creditgate.limits.committer import COMMITTER, Committer
 from tests.conftest import Account
 from tests.e2e.conftest import Server, start_server, stop_server
 
@@ -223,7 +224,8 @@ def test_a_crash_in_a_hot_route_keeps_the_connection(
         runtime: Runtime, account: Account, caplog: pytest.LogCaptureFixture,
         fast_lane: bool) -> None:
     """The real authorize route, fast lane and framework, with its committer failing."""
-    runtime.services["limits_committer"] = CrashingCommitter()
+    # Routes call only submit(), which is all it replaces.
+    runtime.services.provide(COMMITTER, cast(Committer, CrashingCommitter()))
     path = f"{account.url(BILLING)}/authorizations"
     with serving(create_app(runtime, fast_lane=fast_lane)) as port:
         conn = RawConnection(port)

@@ -292,7 +292,7 @@ def test_two_worker_processes_sweeping_at_once_bill_each_month_once(
         usage(runtime, account_id, str(n + 1))
     clock.set(ms(2026, 12, 1, 0, 5))
     settings = Settings(database_url=db_url, sqlite_synchronous="NORMAL",
-                        extra={"invoice_close_batch": "3"})
+                        invoice_close_batch=3)
     runtimes = [build_runtime(settings, clock) for _ in range(2)]
     workers = [build_worker(rt) for rt in runtimes]
     barrier = threading.Barrier(2)

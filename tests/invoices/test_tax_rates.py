@@ -13,7 +13,7 @@ from creditgate.app import create_app
 from creditgate.composition import build_runtime
 from creditgate.invoices.taxes import DEFAULT_FILE, load_tax_rates, tax_cents
 from creditgate.kernel.clock import ManualClock
-from creditgate.settings import Settings
+from creditgate.settings import Settings, SettingsError
 from tests.conftest import Account, MakeAccount
 from tests.invoices.support import billing_profile, usage
 
@@ -37,7 +37,7 @@ def test_an_override_file_sets_the_rates(tmp_path: Path, db_url: str, clock: Man
                                          make_account: MakeAccount, runtime: Any) -> None:
     path = tmp_path / "rates.json"
     path.write_text('{"default": "0.05", "rates": {"DE": "0.07"}}')
-    custom = build_runtime(Settings(database_url=db_url, extra={"tax_rates_file": str(path)}),
+    custom = build_runtime(Settings(database_url=db_url, tax_rates_file=str(path)),
                            clock)
     german: Account = make_account()
     elsewhere: Account = make_account()
@@ -67,6 +67,8 @@ def test_a_bad_rates_file_stops_start_up(tmp_path: Path, content: str, message: 
     path = tmp_path / "rates.json"
     path.write_text(content)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}",
-                        extra={"tax_rates_file": str(path)})
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+                        tax_rates_file=str(path))
+    with pytest.raises(SettingsError) as refused:
         build_runtime(settings)
+    assert str(refused.value).startswith("CREDITGATE_TAX_RATES_FILE: ")
+    assert str(path) in str(refused.value) and message in str(refused.value)

@@ -23,6 +23,8 @@ from pydantic import BaseModel
 from creditgate.kernel.errors import ApiError
 from creditgate.limits.schemas import AuthorizationIn, CaptureIn, SpendingLimitIn, VoidIn
 from creditgate.limits.validation import read_capture, read_empty, read_hold, read_limit
+from creditgate.notifications.schemas import AlertsIn, WebhookIn
+from creditgate.notifications.validation import read_alerts, read_webhook
 from creditgate.payments.schemas import AutoTopupIn, PaymentMethodIn, TopupIn, TopupStatusIn
 from creditgate.payments.validation import (
     read_auto_topup,
@@ -172,6 +174,32 @@ EMAIL_ONLY: Examples = [
 ]
 
 
+WEBHOOKS: Examples = [
+    ({"url": "https://hooks.example/x"}, True),
+    ({"url": "https://hooks.example/x", "events": None}, True),
+    ({"url": "https://hooks.example/x", "events": []}, True),
+    ({"url": "https://hooks.example/x", "events": ["balance.low", "topup.failed"]}, True),
+    ({"url": "https://hooks.example/x", "events": ["balance.lo"]}, False),
+    ({"url": "https://hooks.example/x", "events": "balance.low"}, False),
+    ({"url": ""}, False),
+    ({"url": "h" * 2049}, False),
+    ({"url": 5}, False),
+    ({}, False),
+    ({"url": "https://hooks.example/x", "x": 1}, False),
+]
+ALERTS: Examples = [
+    ({"low_balance_threshold": 0}, True),
+    ({"low_balance_threshold": 2500}, True),
+    ({"low_balance_threshold": None}, True),
+    ({"low_balance_threshold": 100_000_000}, True),
+    ({"low_balance_threshold": 100_000_001}, False),
+    ({"low_balance_threshold": -1}, False),
+    ({"low_balance_threshold": "5"}, False),
+    ({}, False),
+    ({"low_balance_threshold": 5, "y": 1}, False),
+]
+
+
 def _batch(body: dict[str, Any]) -> None:
     read_batch_json(orjson.dumps(body), now_ms=NOW_MS, catalog=CATALOG)
 
@@ -188,6 +216,8 @@ CASES: list[tuple[type[BaseModel], Callable[[Any], Any], Examples]] = [
     (AutoTopupIn, lambda b: read_auto_topup(b, max_cents=MAX_TOPUP), AUTO_TOPUPS),
     (BillingProfileIn, read_profile, PROFILES),
     (BillingEmailIn, lambda b: read_profile(b, allowed=EMAIL_ONLY_FIELDS), EMAIL_ONLY),
+    (WebhookIn, read_webhook, WEBHOOKS),
+    (AlertsIn, read_alerts, ALERTS),
 ]
 
 

@@ -20,13 +20,14 @@ from creditgate.limits.committer import Committer
 from creditgate.limits.decisions import Authorize, Decisions
 from creditgate.limits.validation import HoldRequest
 from creditgate.limits.windows import Limit
+from creditgate.usage.pricing import CATALOG
 from tests.conftest import MakeAccount
 from tests.helpers import grant_cents
 from tests.limits.support import held_microcents
 
 
 def _committer(runtime: Runtime) -> Committer:
-    decisions = Decisions(runtime.clock, runtime.services["catalog"], [])
+    decisions = Decisions(runtime.clock, runtime.services[CATALOG], [])
     return Committer(runtime.db, decisions.decide, group=True)
 
 

@@ -13,6 +13,7 @@ from creditgate.limits import service
 from creditgate.limits.decisions import Authorize, Capture, Decisions, Operation, Void
 from creditgate.limits.validation import CaptureRequest, HoldRequest
 from creditgate.limits.windows import Limit
+from creditgate.usage.pricing import CATALOG
 from tests.conftest import Account, MakeAccount
 from tests.helpers import balance_microcents, grant_cents
 from tests.limits.support import held_microcents, post_usage
@@ -29,7 +30,7 @@ def cost(hold_id: str, cents: int) -> Capture:
 
 
 def decide(runtime: Runtime, account_id: str, operations: list[Operation]) -> list[Any]:
-    decisions = Decisions(runtime.clock, runtime.services["catalog"], [])
+    decisions = Decisions(runtime.clock, runtime.services[CATALOG], [])
     with runtime.db.write() as conn:
         return decisions.decide(conn, account_id, operations)
 

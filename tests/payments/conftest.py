@@ -10,18 +10,18 @@ import pytest
 from creditgate.composition import build_runtime, build_worker
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
+from creditgate.payments.processor import PAYMENT_PROCESSOR
 from creditgate.payments.sandbox import SandboxProcessor
 from creditgate.settings import Settings
 from tests.conftest import Account
 
 WEBHOOK_SECRET = "whsec_test_secret"
-SETTINGS = {"auto_topup_daily_max": "3", "topup_max_cents": "100000",
-            "stripe_webhook_secret": WEBHOOK_SECRET}
 
 
 @pytest.fixture
 def runtime(db_url: str, clock: ManualClock) -> Iterator[Runtime]:
-    settings = Settings(database_url=db_url, sqlite_synchronous="NORMAL", extra=SETTINGS)
+    settings = Settings(database_url=db_url, sqlite_synchronous="NORMAL", auto_topup_daily_max=3,
+                        topup_max_cents=100_000, stripe_webhook_secret=WEBHOOK_SECRET)
     runtime = build_runtime(settings, clock)
     yield runtime
     runtime.db.dispose()
@@ -29,7 +29,7 @@ def runtime(db_url: str, clock: ManualClock) -> Iterator[Runtime]:
 
 @pytest.fixture
 def sandbox(runtime: Runtime) -> SandboxProcessor:
-    processor = runtime.services["payment_processor"]
+    processor = runtime.services[PAYMENT_PROCESSOR]
     assert isinstance(processor, SandboxProcessor)
     return processor
 

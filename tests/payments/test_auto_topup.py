@@ -12,6 +12,7 @@ from creditgate.payments.sandbox import SandboxProcessor
 from creditgate.payments.tables import sandbox_intents, topups
 from creditgate.usage import service as usage_service
 from creditgate.usage.events import read_batch_json
+from creditgate.usage.pricing import CATALOG
 from tests.conftest import Account, error_of
 from tests.helpers import balance_microcents, grant_cents
 from tests.payments.conftest import attach, balance, run_worker
@@ -119,7 +120,7 @@ def test_crossing_the_threshold_tops_up_once(client: Any, account: Account,
 def test_concurrent_usage_posts_charge_exactly_once(client: Any, account: Account,
                                                     runtime: Runtime) -> None:
     configured(client, account, runtime)
-    catalog = runtime.services["catalog"]
+    catalog = runtime.services[CATALOG]
 
     def post(i: int) -> None:
         events = read_batch_json(orjson.dumps({"events": [{"id": f"e{i}", "cost": 100}]}),

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from creditgate.kernel.runtime import Runtime
+from creditgate.payments.processor import PAYMENT_PROCESSOR
 from creditgate.payments.sandbox import SandboxProcessor
 from creditgate.payments.tables import topups, webhook_events
 from creditgate.worker.tables import jobs
@@ -116,14 +117,14 @@ def test_failed_processing_is_retried_by_the_worker(
     body = event("evt_early", "payment_intent.succeeded",
                  {"id": intent_id, "metadata": {"invoice_id": topup_id}})
     sandbox.authenticate(intent_id)
-    original = runtime.services["payment_processor"]
-    runtime.services["payment_processor"] = _Unreachable()
+    original = runtime.services[PAYMENT_PROCESSOR]
+    runtime.services.provide(PAYMENT_PROCESSOR, _Unreachable())
     assert client.post(URL, content=body, headers=signed(body)).status_code == 200
     [row] = inbox(runtime)
     assert (row["handled_ms"], row["attempts"]) == (None, 1)
     assert "ProcessorUnavailable" in row["last_error"]
     run_worker(runtime)
-    runtime.services["payment_processor"] = original
+    runtime.services.provide(PAYMENT_PROCESSOR, original)
     clock.advance(minutes=1)
     run_worker(runtime)
     [row] = inbox(runtime)

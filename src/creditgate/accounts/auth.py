@@ -19,6 +19,7 @@ from creditgate.accounts.service import Principal
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime, runtime_of
+from creditgate.kernel.services import ServiceKey
 
 
 class CredentialCache:
@@ -99,13 +100,16 @@ def _look_up(runtime: Runtime, kind: str, first: str, second: str) -> Principal:
         return principal
 
 
+CREDENTIAL_CACHE = ServiceKey[CredentialCache]("credential_cache")
+
+
 async def current_principal(request: Request) -> Principal:
     return await principal_from(runtime_of(request), request.headers)
 
 
 async def principal_from(runtime: Runtime, headers: Mapping[str, str]) -> Principal:
     kind, first, second = _credential(headers)
-    cache: CredentialCache = runtime.services["credential_cache"]
+    cache = runtime.services[CREDENTIAL_CACHE]
     key = hashlib.sha256(f"{kind}\0{first}\0{second}".encode()).hexdigest()
     return await cache.read_through(key, runtime.clock.now_ms(), lambda: run_in_threadpool(
         _look_up, runtime, kind, first, second))

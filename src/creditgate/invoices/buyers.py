@@ -3,7 +3,7 @@
 Billing profiles are the reporting package's (it declares and writes `billing_profiles`), and
 reporting reads invoices (statement ids in its FOCUS records), so invoices does not import it
 back: it reads the profiles through this port, which the composition root fills with
-reporting's implementation (`runtime.services["billing_profiles"]`). Without one, no account
+reporting's implementation (`BILLING_PROFILES`). Without one, no account
 has a profile: statements are taxed at the default rate and PDFs name the account alone.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.services import ServiceKey
 
 
 class BillingProfiles(Protocol):
@@ -38,6 +39,8 @@ class NoBillingProfiles:
         return None
 
 
+BILLING_PROFILES = ServiceKey[BillingProfiles]("billing_profiles")
+
+
 def billing_profiles(runtime: Runtime) -> BillingProfiles:
-    profiles: BillingProfiles = runtime.services.get("billing_profiles", NoBillingProfiles())
-    return profiles
+    return runtime.services.get(BILLING_PROFILES, NoBillingProfiles())

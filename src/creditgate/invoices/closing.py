@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, insert, or_, select
+from sqlalchemy import Connection, exists, insert, or_, select
 
 from creditgate.accounts.rows import lock_account, mark_closed_through
 from creditgate.accounts.tables import accounts
@@ -27,6 +27,7 @@ from creditgate.invoices.taxes import runtime_tax_rates
 from creditgate.kernel.ids import new_prefixed_id
 from creditgate.kernel.months import month_end_ms, month_of, previous_month
 from creditgate.kernel.runtime import Runtime
+from creditgate.notifications.events import INVOICE_FINALIZED, emit
 from creditgate.usage.tables import usage_rollups
 
 log = logging.getLogger("creditgate.invoices")
@@ -84,6 +85,15 @@ def _statement_row(statement: Statement, now_ms: int) -> dict[str, Any]:
     }
 
 
+def _tell_finalized(conn: Connection, row: dict[str, Any], now_ms: int) -> None:
+    emit(conn, account_id=row["account_id"], type=INVOICE_FINALIZED, now_ms=now_ms,
+         dedupe_key=str(row["id"]),
+         data={"invoice_id": row["id"], "period": row["period_month"],
+               "total": row["subtotal_cents"] + row["tax_cents"],
+               "credits_applied": row["credits_applied_cents"],
+               "amount_due": row["amount_due_cents"]})
+
+
 def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *,
                    before_commit: BeforeCommit | None = None) -> CloseReport:
     """Close every month up to `through` for these accounts, in one transaction."""
@@ -121,6 +131,8 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
         if rows:
             conn.execute(insert(invoices), rows)
             report.statements += [str(row["id"]) for row in rows]
+            for row in rows:
+                _tell_finalized(conn, row, now_ms)
         closing = [str(a["id"]) for a in due]
         mark_closed_through(conn, closing, through)
         if before_commit is not None:
@@ -153,7 +165,7 @@ def close_due(runtime: Runtime, through: str, *, batch_size: int | None = None,
               on_batch: Callable[[int], None] | None = None,
               before_commit: BeforeCommit | None = None) -> CloseReport:
     """Close `through` (and any earlier open month) for every account that needs it."""
-    size = batch_size or int(runtime.settings.get("invoice_close_batch", "50"))
+    size = batch_size or runtime.settings.invoice_close_batch
     report = CloseReport()
     due = accounts_due(runtime, through)
     for start in range(0, len(due), size):

@@ -8,5 +8,5 @@ from creditgate.worker.runner import Periodic
 
 
 def periodic_tasks(runtime: Runtime) -> list[Periodic]:
-    every_s = int(runtime.settings.get("invoice_close_every_seconds", "60"))
+    every_s = runtime.settings.invoice_close_every_seconds
     return [Periodic("invoices.close_ended_months", every_s * 1000, close_ended_months)]

@@ -18,7 +18,6 @@ import re
 from creditgate.kernel.runtime import Runtime
 
 PDF_PATH = "/client/v4/invoices/{invoice_id}/pdf"
-DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 # ASCII digits without a leading zero, at most 12 (Unix seconds far beyond any link's life).
 _EXPIRES = re.compile(r"[1-9][0-9]{0,11}")
 
@@ -30,11 +29,11 @@ def _signature(secret: str, invoice_id: str, expires: str) -> str:
 
 def pdf_url(runtime: Runtime, invoice_id: str, now_s: int) -> str:
     settings = runtime.settings
-    ttl = int(settings.get("invoice_pdf_link_ttl_seconds", str(DEFAULT_TTL_SECONDS)))
+    ttl = settings.invoice_pdf_link_ttl_seconds
     expires = str(-(-(now_s + ttl) // 3600) * 3600)
     sig = _signature(runtime.secret_key(), invoice_id, expires)
-    base = settings.public_base_url.rstrip("/")
-    return f"{base}{PDF_PATH.format(invoice_id=invoice_id)}?expires={expires}&sig={sig}"
+    path = PDF_PATH.format(invoice_id=invoice_id)
+    return f"{settings.base_url}{path}?expires={expires}&sig={sig}"
 
 
 def link_is_valid(runtime: Runtime, invoice_id: str, expires: str | None, sig: str | None,

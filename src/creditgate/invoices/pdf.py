@@ -88,12 +88,12 @@ def _buyer_lines(buyer: Mapping[str, Any] | None, account_id: str) -> list[str]:
 
 
 def _seller_lines(settings: Settings) -> list[str]:
-    lines = [settings.get("seller_name", "creditgate")]
-    lines += [p for p in settings.get("seller_address", "").split("|") if p.strip()]
-    for label, key in (("VAT/Tax ID: ", "seller_tax_id"), ("", "seller_email")):
-        value = settings.get(key, "")
-        if value:
-            lines.append(label + value)
+    lines = [settings.seller_name]
+    lines += [p for p in settings.seller_address.split("|") if p.strip()]
+    if settings.seller_tax_id:
+        lines.append("VAT/Tax ID: " + settings.seller_tax_id)
+    if settings.seller_email:
+        lines.append(settings.seller_email)
     return lines
 
 
@@ -119,7 +119,7 @@ def render(document: InvoiceDocument, settings: Settings) -> bytes:
     pdf = _Pdf(format="A4")
     pdf.core_fonts_encoding = "windows-1252"
     pdf.set_title(f"Invoice {invoice['id']}")
-    pdf.set_author(settings.get("seller_name", "creditgate"))
+    pdf.set_author(settings.seller_name)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(0, 10, "Invoice", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

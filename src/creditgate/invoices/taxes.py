@@ -15,7 +15,8 @@ from pathlib import Path
 import orjson
 
 from creditgate.kernel.runtime import Runtime
-from creditgate.settings import Settings
+from creditgate.kernel.services import ServiceKey
+from creditgate.settings import Settings, SettingsError
 
 DEFAULT_FILE = Path(__file__).with_name("tax_rates.json")
 
@@ -57,13 +58,22 @@ def load_tax_rates(path: str) -> TaxRates:
 
 
 def tax_rates_for(settings: Settings) -> TaxRates:
-    return load_tax_rates(settings.get("tax_rates_file", str(DEFAULT_FILE)))
+    """The rates CREDITGATE_TAX_RATES_FILE names (the packaged file when unset); a file that
+    cannot be read or has a bad rate stops the start, naming the variable."""
+    try:
+        return load_tax_rates(settings.tax_rates_file or str(DEFAULT_FILE))
+    except ValueError as exc:
+        raise SettingsError(f"CREDITGATE_TAX_RATES_FILE: {exc}") from None
+
+
+TAX_RATES = ServiceKey[TaxRates]("tax_rates")
 
 
 def runtime_tax_rates(runtime: Runtime) -> TaxRates:
     """The rates loaded when the runtime was built (a bad file fails at start-up)."""
-    rates = runtime.services.get("tax_rates")
-    return rates if isinstance(rates, TaxRates) else tax_rates_for(runtime.settings)
+    if TAX_RATES in runtime.services:
+        return runtime.services[TAX_RATES]
+    return tax_rates_for(runtime.settings)
 
 
 def tax_cents(taxable_cents: int, rate: Decimal) -> int:

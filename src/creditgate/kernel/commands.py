@@ -5,11 +5,11 @@ the domains: the `creditgate` command (cli.py) puts the way to build the runtime
 context, and `runtime_from_env` takes it from there.
 
 A person's mistake (a database not migrated or not reachable, a file that cannot be written,
-an unknown account) is answered by one line on stderr and a non-zero exit, never a traceback:
-commands raise `fail(...)` for what they check themselves, and `CreditgateGroup` turns the
-errors they do not check (the database's, the file system's) into such a line
-(`user_message`). Under `--json` the same message is also printed on stdout as
-`{"error": {"message": …}}`, so a script reading stdout sees why it got no result.
+an unknown account, a setting's bad value) is answered by one line on stderr and a non-zero
+exit, never a traceback: commands raise `fail(...)` for what they check themselves, and
+`CreditgateGroup` turns the errors they do not check (the database's, the file system's, the
+settings') into such a line (`user_message`). Under `--json` the same message is also printed
+on stdout as `{"error": {"message": …}}`, so a script reading stdout sees why it got no result.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from creditgate.kernel.runtime import Runtime
+from creditgate.settings import SettingsError
 
 JSON_META = "creditgate.json"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,6 +107,8 @@ def _print_json_error(ctx: click.Context, message: str) -> None:
 def user_message(exc: BaseException, database_url: str) -> str | None:
     """The one line a person can act on for `exc`, or None for a bug (which keeps its traceback)."""
     where = shown_url(database_url)
+    if isinstance(exc, SettingsError):  # names the variable and what it accepts
+        return str(exc)
     if isinstance(exc, DBAPIError):
         return _database_message(exc.orig or exc, where, invalidated=exc.connection_invalidated)
     if _is_driver_error(exc):  # the hot paths' driver-level SQL (kernel/sql.py) raises these

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import Request
 
 from creditgate.kernel.clock import Clock, SystemClock
 from creditgate.kernel.db import AccountLock, Database
 from creditgate.kernel.secret_key import LINK_KEY, stored_secret
+from creditgate.kernel.services import Services
 from creditgate.settings import Settings
 
 
@@ -18,8 +18,9 @@ class Runtime:
     settings: Settings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
-    # Domain services that need construction (payment processor, pricing catalog…), by name.
-    services: dict[str, Any] = field(default_factory=dict)
+    # Domain services that need construction (payment processor, pricing catalog…), by typed
+    # key (kernel/services.py).
+    services: Services = field(default_factory=Services)
     _secret_key: str | None = field(default=None, init=False, repr=False)
 
     @classmethod

@@ -15,6 +15,7 @@ from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.kernel.schemas import documented
+from creditgate.kernel.services import ServiceKey
 from creditgate.ledger.schemas import CreditBalance
 from creditgate.ledger.service import balance_microcents
 
@@ -22,6 +23,8 @@ router = APIRouter(tags=["ledger"])
 
 # The payments domain, when installed, describes the payment method and auto top-up state.
 PaymentSummary = Callable[[Connection, str], dict[str, Any]]
+# Provided by the composition root (payments/summary.py).
+PAYMENT_SUMMARY = ServiceKey[PaymentSummary]("payment_summary")
 
 
 def no_payment_summary(_: Connection, __: str) -> dict[str, Any]:
@@ -35,7 +38,7 @@ def no_payment_summary(_: Connection, __: str) -> dict[str, Any]:
 
 
 def credit_balance(runtime: Runtime, account_id: str) -> dict[str, Any]:
-    summary: PaymentSummary = runtime.services.get("payment_summary", no_payment_summary)
+    summary = runtime.services.get(PAYMENT_SUMMARY, no_payment_summary)
     with runtime.db.read() as conn:
         balance = balance_microcents(conn, account_id) or 0
         # balance: cents, with fractions of a cent where usage had them.

@@ -26,6 +26,7 @@ from creditgate.limits.spend import minutes_oldest_first, window_spend
 from creditgate.limits.state import LimitState
 from creditgate.limits.validation import CaptureRequest, HoldRequest
 from creditgate.limits.windows import Limit, Window, freed_at_ms, retry_after_seconds, window_at
+from creditgate.notifications.events import SPENDING_LIMIT_REACHED, emit
 from creditgate.usage.events import UsageEvent, price_or_fail
 from creditgate.usage.pricing import PriceCatalog
 from creditgate.usage.service import UsageListener, record_usage, stored_event_ids
@@ -52,6 +53,7 @@ class Book:
         self.events: list[UsageEvent] = []
         self._stored: tuple[Window, int] | None = None  # the window, its spend in the database
         self._pending_spend = 0  # captured in this batch, not written yet (stamped now)
+        self._told: set[str] = set()  # limit episodes this batch already emitted
 
     # -- opening and writing ---------------------------------------------------------------
 
@@ -202,11 +204,25 @@ class Book:
         if spent + held + amount <= cap:
             return
         wait_ms = self._wait_ms(conn, limit, window, spent, spent + held + amount - cap)
+        self._tell_reached(conn, limit, window, wait_ms)
         raise ApiError(errors.SPENDING_LIMIT_REACHED,
                        f"spending limit reached: {_cents(spent)} cents spent in the "
                        f"{limit.strategy} {limit.duration} window and {_cents(held)} held, of "
                        f"{limit.amount_cents}", "/amount",
                        headers={"Retry-After": str(retry_after_seconds(wait_ms))})
+
+    def _tell_reached(self, conn: Connection, limit: Limit, window: Window, wait_ms: int) -> None:
+        """`spending_limit.reached`, once per window (a rolling window: once per its length)."""
+        length = window.end_ms - window.start_ms
+        episode = window.start_ms if limit.strategy == "fixed" else self.now_ms // length
+        key = f"{self.account_id}:{limit.duration}:{limit.strategy}:{episode}"
+        if key in self._told:
+            return
+        self._told.add(key)
+        emit(conn, account_id=self.account_id, type=SPENDING_LIMIT_REACHED, now_ms=self.now_ms,
+             dedupe_key=key, data={"limit": limit.amount_cents, "duration": limit.duration,
+                                   "strategy": limit.strategy,
+                                   "retry_after": retry_after_seconds(wait_ms)})
 
     def _wait_ms(self, conn: Connection, limit: Limit, window: Window, spent: int,
                  excess: int) -> int:

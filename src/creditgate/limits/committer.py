@@ -36,6 +36,7 @@ from sqlalchemy import Connection
 from creditgate.kernel import errors
 from creditgate.kernel.db import Database
 from creditgate.kernel.errors import ApiError
+from creditgate.kernel.services import ServiceKey
 from creditgate.limits.decisions import Operation, Outcome
 
 log = logging.getLogger("creditgate.limits")
@@ -163,3 +164,6 @@ def _run_unit(conn: Connection, unit: Unit) -> Outcome:
         return exc
     conn.exec_driver_sql("RELEASE SAVEPOINT decision")
     return result
+
+
+COMMITTER = ServiceKey[Committer]("limits_committer")

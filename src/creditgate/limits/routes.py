@@ -22,7 +22,7 @@ from creditgate.kernel.schemas import Empty, Envelope, documented
 from creditgate.kernel.validation import parse_json_object, read_json_object
 from creditgate.limits import errors as limit_errors
 from creditgate.limits import holds, service
-from creditgate.limits.committer import Committer
+from creditgate.limits.committer import COMMITTER, Committer
 from creditgate.limits.decisions import Authorize, Capture, Void
 from creditgate.limits.schemas import (
     Authorization,
@@ -40,6 +40,7 @@ from creditgate.limits.validation import (
     read_limit,
 )
 from creditgate.usage import errors as usage_errors
+from creditgate.usage.pricing import CATALOG
 
 router = APIRouter(tags=["limits"])
 BASE = "/accounts/{account_id}/ai-gateway/billing"
@@ -70,7 +71,7 @@ def _locked(account_id: str, action: Callable[[Connection, dict[str, Any]], T]
 
 
 def _committer(runtime: Runtime) -> Committer:
-    committer: Committer = runtime.services["limits_committer"]
+    committer = runtime.services[COMMITTER]
     return committer
 
 
@@ -118,9 +119,8 @@ async def delete_spending_limit(request: Request,
 # lane (kernel/fastlane.py), which answers them without the framework's per-request cost.
 
 async def authorize(runtime: Runtime, params: dict[str, str], raw: bytes) -> Response:
-    default_ttl = int(runtime.settings.get("authorization_ttl_seconds", "600"))
-    req = read_hold(parse_json_object(raw), catalog=runtime.services["catalog"],
-                    default_ttl_s=default_ttl)
+    req = read_hold(parse_json_object(raw), catalog=runtime.services[CATALOG],
+                    default_ttl_s=runtime.settings.authorization_ttl_seconds)
     result, created = await _committer(runtime).submit(params["account_id"], Authorize(req))
     return ok(result, status=201 if created else 200)
 

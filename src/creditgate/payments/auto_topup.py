@@ -35,13 +35,12 @@ from creditgate.worker.outbox import MAX_ATTEMPTS, Job, enqueue
 
 MIN_AMOUNT_CENTS = 1000
 MIN_THRESHOLD_CENTS = 500
-DEFAULT_DAILY_MAX = 5
 JOB_KIND = "auto_topup"
 RECONCILE_LATE_MS = 30 * 60_000
 
 
 def daily_max(runtime: Runtime) -> int:
-    return int(runtime.settings.get("auto_topup_daily_max", str(DEFAULT_DAILY_MAX)))
+    return runtime.settings.auto_topup_daily_max
 
 
 def config_view(pa: dict[str, Any] | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime
 from creditgate.payments import errors
 from creditgate.payments.processor import (
+    PAYMENT_PROCESSOR,
     Card,
     Declined,
     Processor,
@@ -51,7 +52,7 @@ def _customer(runtime: Runtime, processor: Processor, account_id: str) -> str:
 
 
 def create(runtime: Runtime, account_id: str, payment_method: str | None) -> dict[str, Any]:
-    processor: Processor = runtime.services["payment_processor"]
+    processor = runtime.services[PAYMENT_PROCESSOR]
     try:
         customer = _customer(runtime, processor, account_id)
         if payment_method is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from creditgate.kernel.services import ServiceKey
+
 IntentStatus = Literal["succeeded", "pending", "failed"]
 
 
@@ -83,3 +85,6 @@ class Processor(Protocol):
 
     def retrieve(self, intent_id: str) -> Intent:
         ...
+
+
+PAYMENT_PROCESSOR = ServiceKey[Processor]("payment_processor")

@@ -1,4 +1,4 @@
-"""What credit-balance shows about payments (`runtime.services["payment_summary"]`)."""
+"""What credit-balance shows about payments (ledger's `PAYMENT_SUMMARY` service)."""
 
 from __future__ import annotations
 

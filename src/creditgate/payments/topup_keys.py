@@ -25,7 +25,6 @@ from creditgate.payments.tables import topup_keys, topups
 
 KEY_TTL_MS = 24 * 3600 * 1000
 MAX_KEY_LENGTH = 255
-DEFAULT_DUPLICATE_WINDOW_SECONDS = 60
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,16 @@ from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import post_entry
+from creditgate.notifications.events import (
+    AUTO_TOPUP_DISABLED,
+    INVOICE_PAYMENT_FAILED,
+    TOPUP_FAILED,
+    TOPUP_SUCCEEDED,
+    emit,
+)
 from creditgate.payments import errors
 from creditgate.payments.processor import (
+    PAYMENT_PROCESSOR,
     Declined,
     Intent,
     PaymentError,
@@ -33,16 +41,10 @@ from creditgate.payments.processor import (
 )
 from creditgate.payments.store import ensure_payment_account, method_of, payment_account
 from creditgate.payments.tables import payment_accounts, topups
-from creditgate.payments.topup_keys import (
-    DEFAULT_DUPLICATE_WINDOW_SECONDS,
-    TopupRequest,
-    earlier_topup,
-    remember,
-)
+from creditgate.payments.topup_keys import TopupRequest, earlier_topup, remember
 from creditgate.worker import outbox
 
 MIN_TOPUP_CENTS = 1000
-DEFAULT_MAX_TOPUP_CENTS = 100_000
 RECONCILE_AFTER_MS = 120_000
 AUTO_FAILURES_BEFORE_DISABLE = 3
 
@@ -50,11 +52,11 @@ Outcome = Intent | Declined
 
 
 def max_topup_cents(runtime: Runtime) -> int:
-    return int(runtime.settings.get("topup_max_cents", str(DEFAULT_MAX_TOPUP_CENTS)))
+    return runtime.settings.topup_max_cents
 
 
 def processor_of(runtime: Runtime) -> Processor:
-    processor: Processor = runtime.services["payment_processor"]
+    processor = runtime.services[PAYMENT_PROCESSOR]
     return processor
 
 
@@ -136,6 +138,9 @@ def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: i
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="completed", intent_id=intent.id, client_secret=None, updated_ms=now_ms))
     topup_invoices.mark_paid(conn, topup["id"], amount)
+    emit(conn, account_id=topup["account_id"], type=TOPUP_SUCCEEDED, now_ms=now_ms,
+         dedupe_key=topup["id"], data={"topup_id": topup["id"], "amount": amount,
+                                       "origin": topup["origin"]})
     ensure_payment_account(conn, topup["account_id"], now_ms)
     values: dict[str, Any] = {"first_topup_success": True, "updated_ms": now_ms}
     if topup["origin"] == "auto_topup":
@@ -150,6 +155,12 @@ def _fail(conn: Connection, topup: dict[str, Any], reason: str, now_ms: int,
         status="failed", failure_reason=reason[:500], updated_ms=now_ms,
         intent_id=topup["intent_id"] if intent is None else intent.id, client_secret=None))
     topup_invoices.void(conn, topup["id"])
+    told = {"topup_id": topup["id"], "amount": int(topup["amount_cents"]),
+            "origin": topup["origin"], "reason": reason[:500]}
+    emit(conn, account_id=topup["account_id"], type=TOPUP_FAILED, now_ms=now_ms,
+         dedupe_key=topup["id"], data=told)
+    emit(conn, account_id=topup["account_id"], type=INVOICE_PAYMENT_FAILED, now_ms=now_ms,
+         dedupe_key=topup["id"], data={"invoice_id": topup["id"], **told})
     if topup["origin"] == "auto_topup":
         record_auto_failure(conn, topup["account_id"], reason, now_ms, count=True)
 
@@ -168,6 +179,10 @@ def record_auto_failure(conn: Connection, account_id: str, reason: str, now_ms: 
         values["auto_disabled_reason"] = (
             f"Auto top-up stopped after {failures} consecutive failed payments "
             f"(last: {reason}). Set the auto top-up configuration again to re-enable it.")[:500]
+        if pa["auto_disabled_reason"] is None:
+            emit(conn, account_id=account_id, type=AUTO_TOPUP_DISABLED, now_ms=now_ms,
+                 dedupe_key=f"{account_id}:{pa['auto_seq']}",
+                 data={"reason": values["auto_disabled_reason"], "failures": failures})
     conn.execute(update(payment_accounts).where(
         payment_accounts.c.account_id == account_id).values(**values))
 
@@ -200,9 +215,7 @@ def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> d
 
 
 def duplicate_window_ms(runtime: Runtime) -> int:
-    seconds = runtime.settings.get("topup_duplicate_window_seconds",
-                                   str(DEFAULT_DUPLICATE_WINDOW_SECONDS))
-    return int(seconds) * 1000
+    return runtime.settings.topup_duplicate_window_seconds * 1000
 
 
 def _open_manual(conn: Connection, account_id: str, request: TopupRequest,

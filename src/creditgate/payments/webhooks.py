@@ -35,7 +35,7 @@ JOB_KIND = "stripe_event"
 
 
 def receive(runtime: Runtime, payload: bytes, signature: str | None) -> dict[str, Any]:
-    secret = runtime.settings.get("stripe_webhook_secret", "")
+    secret = runtime.settings.stripe_webhook_secret
     if not secret:
         raise ApiError(errors.WEBHOOK_SIGNATURE_INVALID,
                        "Webhooks are not configured: set CREDITGATE_STRIPE_WEBHOOK_SECRET")

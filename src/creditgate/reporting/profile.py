@@ -67,7 +67,7 @@ def render(runtime: Runtime, conn: Connection, row: Mapping[str, Any]) -> dict[s
         "is_partner": bool(row["is_partner"]),
         # Usage statements close at each UTC month end.
         "next_bill_date": _rfc3339(month_start_ms(next_month(month_of(now_ms)))),
-        "payment_gateway": runtime.settings.get("payment_processor", "sandbox"),
+        "payment_gateway": runtime.settings.payment_processor,
         "payment_nonce": None,
         "use_legacy": bool(row["use_legacy"]),
         "validation_code": None,
@@ -99,7 +99,7 @@ def render_empty(runtime: Runtime, conn: Connection, account_id: str) -> dict[st
         "balance": _usd_text(balance_microcents(conn, account_id) or 0),
         "is_partner": False,
         "next_bill_date": _rfc3339(month_start_ms(next_month(month_of(runtime.clock.now_ms())))),
-        "payment_gateway": runtime.settings.get("payment_processor", "sandbox"),
+        "payment_gateway": runtime.settings.payment_processor,
         "use_legacy": False,
     })
     return dict(sorted(shown.items()))
@@ -173,3 +173,12 @@ class BillingProfileReader:
 
     def buyer(self, conn: Connection, account_id: str) -> Mapping[str, Any] | None:
         return _row(conn, account_id)
+
+    def billing_email(self, conn: Connection, account_id: str) -> str | None:
+        """Where event emails go: the profile's billing email, else its primary email."""
+        row = conn.execute(select(billing_profiles.c.billing_email,
+                                  billing_profiles.c.primary_email)
+                           .where(billing_profiles.c.account_id == account_id)).one_or_none()
+        if row is None:
+            return None
+        return (row.billing_email or row.primary_email or "").strip() or None

@@ -39,10 +39,9 @@ def issuer_for(runtime: Runtime, conn: Connection, account_id: str) -> Issuer:
         .where(invoices.c.account_id == account_id, invoices.c.origin == "usage",
                invoices.c.period_month.is_not(None))
     ).all()
-    provider = runtime.settings.get("focus_provider_name", "creditgate")
+    provider = runtime.settings.focus_provider_name
     return Issuer(account_id=account_id, account_name=str(name), provider_name=provider,
-                  invoice_issuer_name=runtime.settings.get("focus_invoice_issuer_name",
-                                                           provider),
+                  invoice_issuer_name=runtime.settings.focus_invoice_issuer_name or provider,
                   statements={str(month): str(inv) for month, inv in rows})
 
 

@@ -19,6 +19,7 @@ from creditgate.kernel.commands import emit, fail, json_option, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.usage import service
 from creditgate.usage.events import UsageEvent, read_event_json
+from creditgate.usage.pricing import CATALOG
 
 BATCH = 1000
 _INT_COLUMNS = ("timestamp", "input_tokens", "output_tokens")
@@ -121,7 +122,7 @@ def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
     with runtime.db.read() as conn:
         if not account_exists(conn, account_id):
             fail(f"no account {account_id} (see `creditgate accounts list`)")
-    catalog = runtime.services["catalog"]
+    catalog = runtime.services[CATALOG]
     accepted = duplicates = 0
     rejected: list[dict[str, Any]] = []
     batch: list[UsageEvent] = []

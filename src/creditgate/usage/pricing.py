@@ -13,6 +13,7 @@ from typing import Any
 from genai_prices import Usage, calc_price
 
 from creditgate.kernel.money import usd_to_microcents
+from creditgate.kernel.services import ServiceKey
 
 
 class UnknownModel(LookupError):
@@ -47,3 +48,6 @@ class PriceCatalog:
         )
         total: Decimal = price["total_price"]
         return usd_to_microcents(total)
+
+
+CATALOG = ServiceKey[PriceCatalog]("catalog")

@@ -19,6 +19,7 @@ from creditgate.usage.errors import (
     UNKNOWN_MODEL,
 )
 from creditgate.usage.events import read_batch_json
+from creditgate.usage.pricing import CATALOG
 from creditgate.usage.schemas import UsageEventsIn, UsageHistory, UsageHistoryQuery, UsageRecorded
 
 router = APIRouter(tags=["usage"])
@@ -33,7 +34,7 @@ async def post_usage_events(request: Request,
     runtime = runtime_of(request)
     body = await request.body()
     events = read_batch_json(body, now_ms=runtime.clock.now_ms(),
-                             catalog=runtime.services["catalog"])
+                             catalog=runtime.services[CATALOG])
     recorded = await run_in_threadpool(service.ingest, runtime, account_id, events)
     return ok({"accepted": recorded.accepted, "duplicates": recorded.duplicates})
 

@@ -17,6 +17,7 @@ from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from creditgate.kernel.db import upsert_add
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.services import ServiceKey
 from creditgate.kernel.sql import account_rows_with_ids, cursor
 from creditgate.ledger.service import post_entry
 from creditgate.usage.events import UsageEvent
@@ -33,13 +34,15 @@ class Recorded:
 
 # Called inside the usage transaction, after the debit: (conn, account_id, recorded, now_ms).
 UsageListener = Callable[[Connection, str, Recorded, int], None]
+# Run inside every usage transaction, after its ledger debit (payments' auto top-up check).
+USAGE_LISTENERS = ServiceKey[Sequence[UsageListener]]("usage_listeners")
 
 
 def ingest(runtime: Runtime, account_id: str, events: Sequence[UsageEvent]) -> Recorded:
     """Store a checked batch in one unit of work; durable once this returns."""
     with runtime.db.write_for(account_id) as (conn, account):
         return record_usage(conn, account, events, now_ms=runtime.clock.now_ms(),
-                            listeners=runtime.services.get("usage_listeners", ()))
+                            listeners=runtime.services.get(USAGE_LISTENERS, ()))
 
 
 def record_usage(conn: Connection, account: Mapping[str, Any],
