@@ -324,8 +324,8 @@ BODY_ROUTES = [
         {"amount": 2000, "threshold": 1000}, {"amount": 100_000, "threshold": 100_000}]),
     BodyRoute("payment-method", "POST", "billing/profile/payment-method", lambda _: [
         {"payment_method": "pm_card_mastercard"}, {}]),
-    # The scene has a profile, so a valid create is a 409 after the same read_profile checks
-    # that PUT runs field by field.
+    # The scene has a profile, so a valid create updates it (200) after the same
+    # read_profile checks that PUT runs field by field.
     BodyRoute("profile-create", "POST", "billing/profile", lambda _: [PROFILE],
               field_by_field=False),
     BodyRoute("profile-update", "PUT", "billing/profile", lambda _: [PROFILE]),

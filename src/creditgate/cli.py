@@ -58,7 +58,7 @@ def migrate(as_json: bool) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
-@click.option("--port", default=None, type=int, help="port (default 8787)")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="port (default 8787)")
 @click.option("--workers", default=1, type=click.IntRange(min=1), show_default=True,
               help="API processes")
 @json_option("print a refusal to start as JSON")

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from tests.e2e.conftest import Server, start_server, stop_server
+from tests.invoices.test_pdf import pdf_text, require_poppler
 
 pytestmark = pytest.mark.e2e
 HOUR_MS = 3_600_000
@@ -87,21 +88,47 @@ def test_billing_profile_get_without_one_and_a_repeated_create(server: Server) -
     assert client.billing.profiles.get(account_id=server.account_id).city == "Ockham"
 
 
-def test_invoice_links_follow_serve_port(tmp_path: Path) -> None:
+def test_invoices_through_the_sdk_links_tax_country_and_quantities(tmp_path: Path) -> None:
     """`serve --port P` with neither CREDITGATE_PORT nor CREDITGATE_PUBLIC_BASE_URL set: links
-    point at P (they pointed at 8787)."""
+    point at P (they pointed at 8787). The top-up invoice names the profile's tax country, its
+    tax label whole; last month's statement of one request reads "1 request"."""
+    require_poppler()
     server = start_server(tmp_path, port_flag=True)
     try:
         port = server.base_url.split(":")[2].split("/")[0]
         client = server.sdk()
+        client.billing.profiles.create(account_id=server.account_id, first_name="Ada",
+                                       country="GB")
         client.billing.profiles.payment_method.create(
             account_id=server.account_id, extra_body={"payment_method": "pm_card_visa"})
         client.ai_gateway.billing.topup.create(account_id=server.account_id, amount=1000)
-        invoices = client.ai_gateway.billing.invoice_history(account_id=server.account_id)
-        link = invoices.invoices[0].invoice_pdf
+        link = client.ai_gateway.billing.invoice_history(
+            account_id=server.account_id, type="manual").invoices[0].invoice_pdf
         assert link is not None and link.startswith(f"http://127.0.0.1:{port}/"), link
         pdf = httpx.get(link)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+        text = pdf_text(pdf.content, tmp_path)
+        assert "Tax (0%, GB) $0.00 USD" in text, text
+
+        # One request in the last hour of last month (always within the 35 days accepted).
+        now = datetime.now(tz=UTC)
+        month_start = datetime(now.year, now.month, 1, tzinfo=UTC)
+        last_hour = int(month_start.timestamp() * 1000) - HOUR_MS
+        post_usage(server, [{"id": "one", "timestamp": last_hour, "cost": 45,
+                             "provider": "anthropic", "model": "claude-sonnet-4"}])
+        month = datetime.fromtimestamp(last_hour / 1000, tz=UTC).strftime("%Y-%m")
+        closed = server.cli_json("invoices", "close", "--month", month,
+                                 "--account", server.account_id)
+        # The server's worker may have closed it first: either way, one account, once.
+        assert closed["accounts"] == 1
+        assert (closed["billed"], closed["already_closed"]) in ((1, 0), (0, 1))
+        statement = next(i for i in client.ai_gateway.billing.invoice_history(
+            account_id=server.account_id).invoices if i.invoice_origin == "usage")
+        assert statement.invoice_pdf is not None
+        assert statement.invoice_pdf.startswith(f"http://127.0.0.1:{port}/")
+        text = pdf_text(httpx.get(statement.invoice_pdf).content, tmp_path)
+        assert "claude-sonnet-4 (anthropic) 1 request 45 $0.45" in text, text
+        assert "Tax (20%, GB)" in text
     finally:
         stop_server(server)
 

@@ -83,15 +83,13 @@ def _millis(text: str, name: str, *, ceiling: bool) -> int:
         raise ApiError(errors.INVALID_FIELD, f"{name} is out of range", f"/{name}")
     try:
         exact = Decimal(text)
-        # Exponents as large as 10**14 at most are worth rounding; anything past is refused.
-        in_range = exact.adjusted() < 15 and exact < MAX_MS
-        value = int(exact.to_integral_value(ROUND_CEILING if ceiling else ROUND_FLOOR)) \
-            if in_range else MAX_MS
     except InvalidOperation:
-        value = MAX_MS
-    if not 0 <= value < MAX_MS:
+        exact = Decimal(MAX_MS)
+    # The bound is on the value sent (the schema's [0, 10^14)), then it is rounded; an
+    # exponent past 10^14 is refused before rounding would have to build the number.
+    if exact.adjusted() >= 15 or not 0 <= exact < MAX_MS:
         raise ApiError(errors.INVALID_FIELD, f"{name} is out of range", f"/{name}")
-    return value
+    return int(exact.to_integral_value(ROUND_CEILING if ceiling else ROUND_FLOOR))
 
 
 def _page(text: str | None) -> int:
