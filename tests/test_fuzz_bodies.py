@@ -324,8 +324,8 @@ BODY_ROUTES = [
         {"amount": 2000, "threshold": 1000}, {"amount": 100_000, "threshold": 100_000}]),
     BodyRoute("payment-method", "POST", "billing/profile/payment-method", lambda _: [
         {"payment_method": "pm_card_mastercard"}, {}]),
-    # The scene has a profile, so a valid create is a 409 after the same read_profile checks
-    # that PUT runs field by field.
+    # The scene has a profile, so a valid create updates it (200) after the same
+    # read_profile checks that PUT runs field by field.
     BodyRoute("profile-create", "POST", "billing/profile", lambda _: [PROFILE],
               field_by_field=False),
     BodyRoute("profile-update", "PUT", "billing/profile", lambda _: [PROFILE]),
@@ -405,14 +405,15 @@ def _signed_link(s: Scene) -> dict[str, list[str]]:
 DAYS = ["2026-11-01", "2026-11-15", "2026-11-15T00:00:00Z"]
 QUERY_ROUTES = [
     QueryRoute("usage-history", f"{BILLING}/usage-history", lambda _: {
-        "value_grouping_window": ["hour", "day"], "start_time": [str(START - 5 * HOUR_MS)],
-        "end_time": [str(START)]}),
+        "value_grouping_window": ["hour", "day"],
+        "start_time": [str(START - 5 * HOUR_MS), f"{START - 5 * HOUR_MS}.5", "0"],
+        "end_time": [str(START), f"{START}.25"], "page": ["1", "2"]}),
     QueryRoute("invoice-history", f"{BILLING}/invoice-history", lambda _: {
         "type": ["all", "auto", "manual"], "page": ["1", "2"], "per_page": ["20", "100"]}),
     QueryRoute("paygo-usage", "paygo-usage", lambda _: {"from": DAYS, "to": DAYS}),
     QueryRoute("billable-usage", "billable-usage", lambda _: {"from": DAYS, "to": DAYS}),
     QueryRoute("billable-focus", "billable/usage", lambda _: {
-        "from": DAYS, "to": DAYS, "metric": ["openai/gpt-4o"],
+        "from": DAYS, "to": DAYS, "metric": ["openai/gpt-4o"], "metric_id": ["openai:gpt-4o"],
         "format": ["json", "csv", "parquet"]}, binary_ok=True),
     QueryRoute("signed-invoice-pdf", "/client/v4/invoices/{invoice}/pdf", _signed_link,
                binary_ok=True),

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from creditgate.composition import build_runtime, build_worker
 from creditgate.kernel import logs
-from creditgate.kernel.commands import CommandRuntime, fail
+from creditgate.kernel.commands import (
+    CommandRuntime,
+    CreditgateGroup,
+    emit,
+    fail,
+    json_option,
+    shown_url,
+)
 from creditgate.kernel.metrics import enable_multiprocess
 from creditgate.kernel.secret_key import StartRefused, check_secret_key
-from creditgate.settings import Settings, SettingsError, unknown_variables
+from creditgate.settings import Settings, unknown_variables
 
 log = logging.getLogger("creditgate.cli")
-
-
-class CreditgateGroup(click.Group):
-    """Answers a bad setting, wherever a command first reads the settings, in one line."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
 
 
 def signing_settings() -> Settings:
@@ -47,31 +44,44 @@ def signing_settings() -> Settings:
 
 
 @click.group(cls=CreditgateGroup)
+@click.version_option(package_name="creditgate", message="creditgate %(version)s")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """creditgate: billing for AI gateways (prepaid credits, usage, limits, invoices)."""
     # The domains' commands build their runtime through this (kernel/commands.py).
-    ctx.obj = CommandRuntime(lambda: build_runtime(Settings.from_env()))
+    ctx.obj = CommandRuntime(lambda: build_runtime(Settings.from_env()),
+                             database_url=Settings.from_env().database_url)
 
 
 @main.command()
-def migrate() -> None:
+@json_option()
+def migrate(as_json: bool) -> None:
     """Apply database migrations (CREDITGATE_DATABASE_URL, default ./creditgate.db)."""
-    from creditgate.migrations import upgrade
+    from creditgate.migrations import head_revisions, upgrade
 
-    upgrade(Settings.from_env().database_url)
-    click.echo("database is up to date")
+    url = Settings.from_env().database_url
+    upgrade(url)
+    emit(as_json, {"database": shown_url(url), "revisions": head_revisions(),
+                   "status": "up to date"}, "database is up to date")
 
 
 @main.command()
 @click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
-@click.option("--port", default=None, type=int, help="port (default 8787)")
-@click.option("--workers", default=1, type=int, show_default=True, help="API processes")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="port (default 8787)")
+@click.option("--workers", default=1, type=click.IntRange(min=1), show_default=True,
+              help="API processes")
+@json_option("print a refusal to start as JSON")
+def serve(host: str | None, port: int | None, workers: int, as_json: bool) -> None:
     """Run the API and the background worker."""
     from creditgate import server
     from creditgate.migrations import upgrade
 
+    host = host or Settings.from_env().host
+    port = port or Settings.from_env().port
+    # The API processes read their settings from the environment: from here on it says where
+    # they really listen, so links they hand out (invoice PDFs) point there unless
+    # CREDITGATE_PUBLIC_BASE_URL says otherwise.
+    os.environ["CREDITGATE_HOST"], os.environ["CREDITGATE_PORT"] = host, str(port)
     settings = signing_settings()
     # Every process started from here on (API processes, and this one's worker) records its
     # metrics into this directory; /metrics sums them. Fresh per start: counters begin at 0.
@@ -86,8 +96,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
                               name="creditgate-worker")
     thread.start()
     try:
-        server.serve("creditgate.app:app_from_env", factory=True, host=host or settings.host,
-                     port=port or settings.port, workers=workers, log_level="warning",
+        server.serve("creditgate.app:app_from_env", factory=True, host=host, port=port,
+                     workers=workers, log_level="warning",
                      # Nothing reads the client's address, so X-Forwarded-For is not parsed.
                      # The access lines are creditgate's own (kernel/observe.py), and so is
                      # the logging setup (kernel/logs.py), in every process.
@@ -101,13 +111,17 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @main.command("worker")
-def run_worker() -> None:
+@json_option("print a refusal to start as JSON")
+def run_worker(as_json: bool) -> None:
     """Run the background worker alone (for deployments with several API hosts)."""
+    from creditgate.migrations import at_head
+
     runtime = build_runtime(signing_settings())
-    try:
-        runtime.secret_key()
-    except DBAPIError as exc:
-        fail(f"database error ({exc.orig}); is it migrated? run `creditgate migrate` first")
+    # A worker runs for days: one on a database it cannot use stops now, in one line.
+    if not at_head(runtime.db.engine):
+        fail(f"the database {shown_url(runtime.settings.database_url)} is not migrated to this "
+             "version; run `creditgate migrate` first")
+    runtime.secret_key()
     stop = threading.Event()
     click.echo("worker running; Ctrl-C stops it", err=True)
     try:

@@ -55,17 +55,24 @@ class Server:
 
 
 def start_server(workdir: Path, env_overrides: dict[str, str] | None = None,
-                 workers: int = 1) -> Server:
+                 workers: int = 1, *, port_flag: bool = False) -> Server:
+    """`port_flag`: the port is given as `serve --port`, and neither CREDITGATE_PORT nor
+    CREDITGATE_PUBLIC_BASE_URL is set (as a user starting it by hand does)."""
     port = free_port()
     env = {**os.environ, "CREDITGATE_DATABASE_URL": f"sqlite:///{workdir / 'creditgate.db'}",
            "CREDITGATE_PORT": str(port), "CREDITGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
            **(env_overrides or {})}
+    serve_args = ["serve", "--workers", str(workers)]
+    if port_flag:
+        for name in ("CREDITGATE_PORT", "CREDITGATE_PUBLIC_BASE_URL", "CREDITGATE_HOST"):
+            env.pop(name, None)
+        serve_args += ["--port", str(port)]
     server = Server(f"http://127.0.0.1:{port}/client/v4", env, workdir)
     server.cli("migrate")
     server.account_id = server.cli_json("accounts", "create", "--name", "e2e")["id"]
     server.token = server.cli_json("tokens", "create", "--account", server.account_id)["token"]
     log = (workdir / "server.log").open("wb")
-    server.process = subprocess.Popen([*CREDITGATE, "serve", "--workers", str(workers)],
+    server.process = subprocess.Popen([*CREDITGATE, *serve_args],
                                       env=env, cwd=workdir, stdout=log, stderr=log)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

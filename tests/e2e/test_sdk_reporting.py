@@ -60,8 +60,7 @@ def test_billable_and_paygo_usage_through_the_sdk(server: Server) -> None:
 
 def test_billing_profile_through_the_sdk(server: Server) -> None:
     client = server.sdk()
-    with pytest.raises(cloudflare.NotFoundError):
-        client.billing.profiles.get(account_id=server.account_id)
+    assert client.billing.profiles.get(account_id=server.account_id).id is None  # none yet
     created = client.billing.profiles.create(
         account_id=server.account_id, first_name="Grace", last_name="Hopper", country="us",
         city="Arlington", billing_email="billing@navy.example", preferred_locale="en-US")
@@ -77,5 +76,7 @@ def test_billing_profile_through_the_sdk(server: Server) -> None:
     with pytest.raises(cloudflare.BadRequestError):
         client.billing.profiles.update(account_id=server.account_id, country="Narnia")
     client.billing.profiles.delete(account_id=server.account_id)
+    gone = client.billing.profiles.get(account_id=server.account_id)
+    assert (gone.id, gone.country, gone.city) == (None, None, None)
     with pytest.raises(cloudflare.NotFoundError):
-        client.billing.profiles.get(account_id=server.account_id)
+        client.billing.profiles.delete(account_id=server.account_id)

@@ -13,9 +13,11 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from creditgate.composition import build_worker
 from creditgate.invoices.pdf import InvoiceDocument, render
+from creditgate.invoices.tables import invoices
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
 from creditgate.settings import Settings
@@ -88,7 +90,7 @@ def test_statement_pdf_shows_parties_lines_credits_tax_and_totals(
         "Billing period 2026-11-01 to 2026-11-30", "Status open", "Currency USD",
         "From", "creditgate", "Bill to", "Müller GmbH", "Hauptstr. 1", "10115 Berlin",
         "VAT/Tax ID: DE123456789",
-        "claude-sonnet-4 (anthropic) 1 requests 45 $0.45",
+        "claude-sonnet-4 (anthropic) 1 request 45 $0.45",  # never "1 requests"
         "gpt-4o (openai) 12,000 tokens 0.025 $3.00",
         f"Credit balance applied (ledger entry {entry}) -$0.45",
         f"Credit balance applied (ledger entry {entry}) -$0.55",
@@ -111,6 +113,31 @@ def test_topup_pdf_has_its_credits_line(runtime: Runtime, account: Account, clie
     assert "Amount paid $50.00 USD" in text
     assert "Bill to" in text and f"Account {account.id}" in text
     page_one_png(response.content, tmp_path, f"invoice-topup-{request.node.name}")
+
+
+def test_topup_invoices_carry_the_profiles_tax_country_and_the_whole_tax_label(
+        runtime: Runtime, account: Account, make_account: Any, client: Any,
+        tmp_path: Path) -> None:
+    """A top-up bought through the API names the billing profile's country (rate 0: credits
+    are taxed on the usage statement); the tax label is printed whole, not cut off."""
+    require_poppler()
+    bare = make_account()
+    billing_profile(runtime, account.id, "GB")
+    for who in (account, bare):
+        method = client.post(who.url("billing/profile/payment-method"),
+                             json={"payment_method": "pm_card_visa"}, headers=who.headers)
+        assert method.status_code == 200, method.text
+        topup = client.post(who.url("ai-gateway/billing/topup"), json={"amount": 5000},
+                            headers=who.headers)
+        assert topup.status_code == 200, topup.text
+    with runtime.db.read() as conn:
+        taxed = dict(conn.execute(select(invoices.c.account_id, invoices.c.tax_country)
+                                  .where(invoices.c.origin == "manual_topup")).all())
+    assert taxed == {account.id: "GB", bare.id: None}
+    gb = pdf_text(client.get(local(links(client, account)["manual_topup"])).content, tmp_path)
+    assert "Tax (0%, GB) $0.00 USD" in gb, gb
+    none = pdf_text(client.get(local(links(client, bare)["manual_topup"])).content, tmp_path)
+    assert "Tax (0%, no country on file) $0.00 USD" in none, none
 
 
 def test_tampered_expired_or_borrowed_links_are_refused(

@@ -21,6 +21,21 @@ def test_no_environment_gives_the_declared_defaults() -> None:
     assert Settings().base_url == "http://127.0.0.1:8787"
 
 
+@pytest.mark.parametrize(("host", "port", "base"), [
+    ("10.0.0.5", "9000", "http://10.0.0.5:9000"),
+    ("0.0.0.0", "9000", "http://127.0.0.1:9000"),  # every interface: no host to name
+    ("::", "9001", "http://[::1]:9001"),
+    ("fd00::7", "9002", "http://[fd00::7]:9002"),
+])
+def test_links_point_where_serve_listens(host: str, port: str, base: str) -> None:
+    """`serve --host/--port` set CREDITGATE_HOST/PORT for its API processes; links follow."""
+    settings = Settings.from_env({"CREDITGATE_HOST": host, "CREDITGATE_PORT": port})
+    assert settings.base_url == base
+    assert Settings.from_env({"CREDITGATE_HOST": host, "CREDITGATE_PORT": port,
+                              "CREDITGATE_PUBLIC_BASE_URL": "https://b.example"}
+                             ).base_url == "https://b.example"
+
+
 def test_every_default_is_a_value_its_own_kind_accepts() -> None:
     for f in fields(Settings):
         kind: kinds.Kind[Any] = f.metadata["kind"]

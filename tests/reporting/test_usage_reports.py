@@ -163,6 +163,28 @@ def test_billable_usage_defaults_and_metric_filter(client: Any, account: Account
     assert unknown.status_code == 200 and unknown.json()["result"] == []
 
 
+def test_billable_usage_reads_the_specs_metric_id_once_or_repeated(client: Any,
+                                                                   account: Account) -> None:
+    """The spec names the filter `metric_id` and the TypeScript SDK repeats it for a list;
+    `metric` stays an alias, and the values of both are one set."""
+    month_end_usage(client, account)
+
+    def metrics(query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        response = client.get(account.url("billable/usage"), params=query,
+                              headers=account.headers)
+        assert response.status_code == 200, response.text
+        return [(r["x_BillableMetricId"], r["ChargePeriodStart"][:10])
+                for r in response.json()["result"]]
+
+    gpt = "openai:gpt-4o"
+    assert metrics([("metric_id", ":in-house")]) == [(":in-house", "2026-11-01")]
+    both = [(":in-house", "2026-11-01"), (gpt, "2026-11-01"), (gpt, "2026-11-02")]
+    assert sorted(metrics([("metric_id", ":in-house"), ("metric_id", gpt)])) == both
+    assert sorted(metrics([("metric_id", gpt), ("metric", ":in-house")])) == both
+    assert metrics([("metric_id", "")]) == metrics([])  # an empty value filters nothing
+    assert metrics([("metric_id", "nope:nothing"), ("metric_id", "none:either")]) == []
+
+
 @pytest.mark.parametrize(("query", "code", "pointer"), [
     ({"from": "2026-11-05", "to": "2026-11-01"}, 5012, "/from"),
     ({"from": "2026-11-01"}, 5011, "/to"),

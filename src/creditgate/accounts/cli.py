@@ -6,22 +6,40 @@ import click
 
 from creditgate.accounts import service
 from creditgate.accounts.permissions import parse_groups
-from creditgate.kernel.commands import emit, fail, runtime_from_env
+from creditgate.kernel.clock import iso_utc
+from creditgate.kernel.commands import emit, fail, json_option, runtime_from_env
+from creditgate.kernel.money import microcents_to_cents_number
 
 
 @click.group()
 def accounts() -> None:
-    """Create accounts."""
+    """Create and list accounts."""
 
 
 @accounts.command("create")
 @click.option("--name", default="", help="display name")
-@click.option("--json", "as_json", is_flag=True, help="print {\"id\": …}")
+@json_option('print {"id": …}')
 def create_account(name: str, as_json: bool) -> None:
     runtime = runtime_from_env()
     with runtime.db.write() as conn:
         account_id = service.create_account(conn, name=name, now_ms=runtime.clock.now_ms())
     emit(as_json, {"id": account_id}, account_id)
+
+
+@accounts.command("list")
+@json_option()
+def list_accounts(as_json: bool) -> None:
+    """Every account: id, balance (cents), created (UTC), name."""
+    runtime = runtime_from_env()
+    with runtime.db.read() as conn:
+        rows = service.list_accounts(conn)
+    listed = [{"id": r["id"], "name": r["name"], "created": iso_utc(r["created_ms"]),
+               # balance: cents, as the credit-balance route answers it.
+               "balance": microcents_to_cents_number(r["balance_microcents"])}
+              for r in rows]
+    text = "\n".join(f"{a['id']}  {a['balance']:>12} cents  {a['created']}  {a['name']}"
+                     for a in listed) or "no accounts; create one with `creditgate accounts create`"
+    emit(as_json, {"accounts": listed}, text)
 
 
 @click.group()
@@ -34,7 +52,7 @@ def tokens() -> None:
 @click.option("--permission", "permissions", multiple=True,
               help="permission group, repeatable (default: all four)")
 @click.option("--name", default="api token")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 def create_token(account_id: str, permissions: tuple[str, ...], name: str, as_json: bool) -> None:
     try:
         groups = parse_groups(list(permissions))
@@ -43,7 +61,7 @@ def create_token(account_id: str, permissions: tuple[str, ...], name: str, as_js
     runtime = runtime_from_env()
     with runtime.db.write() as conn:
         if not service.account_exists(conn, account_id):
-            fail(f"no account {account_id}; create one with `creditgate accounts create`")
+            fail(f"no account {account_id} (see `creditgate accounts list`)")
         token = service.create_token(conn, account_id=account_id, permissions=groups or None,
                                      name=name, now_ms=runtime.clock.now_ms())
     emit(as_json, {"id": token.id, "token": token.secret, "permissions": token.permissions},
@@ -52,10 +70,12 @@ def create_token(account_id: str, permissions: tuple[str, ...], name: str, as_js
 
 @tokens.command("list")
 @click.option("--account", "account_id", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 def list_tokens(account_id: str, as_json: bool) -> None:
     runtime = runtime_from_env()
     with runtime.db.read() as conn:
+        if not service.account_exists(conn, account_id):
+            fail(f"no account {account_id} (see `creditgate accounts list`)")
         rows = service.list_tokens(conn, account_id=account_id)
     text = "\n".join(f"{r['id']}  {r['status']:8}  {', '.join(r['permissions'])}  {r['name']}"
                      for r in rows) or "no tokens"
@@ -64,7 +84,7 @@ def list_tokens(account_id: str, as_json: bool) -> None:
 
 @tokens.command("revoke")
 @click.argument("token_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 def revoke_token(token_id: str, as_json: bool) -> None:
     runtime = runtime_from_env()
     with runtime.db.write() as conn:
@@ -82,13 +102,13 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True)
 @click.option("--account", "account_ids", multiple=True, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 def create_user(email: str, account_ids: tuple[str, ...], as_json: bool) -> None:
     runtime = runtime_from_env()
     with runtime.db.write() as conn:
         for account_id in account_ids:
             if not service.account_exists(conn, account_id):
-                fail(f"no account {account_id}")
+                fail(f"no account {account_id} (see `creditgate accounts list`)")
         user_id, key = service.create_user(conn, email=email, account_ids=list(account_ids),
                                            now_ms=runtime.clock.now_ms())
     emit(as_json, {"id": user_id, "email": email, "key": key}, key)

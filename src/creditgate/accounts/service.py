@@ -44,6 +44,15 @@ def create_account(conn: Connection, *, name: str, now_ms: int) -> str:
     return account_id
 
 
+def list_accounts(conn: Connection) -> list[dict[str, Any]]:
+    """Every account, oldest first: id, name, created (Unix ms) and balance (microcents)."""
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.name, accounts.c.created_ms,
+               accounts.c.balance_microcents).order_by(accounts.c.created_ms, accounts.c.id)
+    ).mappings().all()
+    return [dict(row) for row in rows]
+
+
 def account_exists(conn: Connection, account_id: str) -> bool:
     query = select(accounts.c.id).where(accounts.c.id == account_id)
     return conn.execute(query).first() is not None

@@ -38,16 +38,26 @@ BeforeCommit = Callable[[str], None]
 
 @dataclass
 class CloseReport:
+    """What a close did. Every account looked at is counted once, in exactly one of
+    `billed`, `without_usage`, `already_closed` and `failed`, so they add up to `accounts`;
+    `statements` and `empty_months` count months (one account may close several)."""
+
     accounts: int = 0
     statements: list[str] = field(default_factory=list)
     empty_months: int = 0
     already_closed: int = 0
+    billed: int = 0  # accounts closed with at least one statement
+    without_usage: int = 0  # accounts closed, no month of theirs had usage
+    failed: int = 0  # accounts whose close failed (retried by the next pass)
 
     def add(self, other: CloseReport) -> None:
         self.accounts += other.accounts
         self.statements += other.statements
         self.empty_months += other.empty_months
         self.already_closed += other.already_closed
+        self.billed += other.billed
+        self.without_usage += other.without_usage
+        self.failed += other.failed
 
 
 def month_description(month: str) -> str:
@@ -108,12 +118,16 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
         if not due:
             return report
         rows = []
+        billed: set[str] = set()
         countries = profiles.countries(conn, [str(a["id"]) for a in due])
         for statement in statements_through(conn, due, through, rates, countries):
             if statement.lines:
                 rows.append(_statement_row(statement, now_ms))
+                billed.add(statement.account_id)
             else:
                 report.empty_months += 1
+        report.billed += len(billed)
+        report.without_usage += len(due) - len(billed)
         if rows:
             conn.execute(insert(invoices), rows)
             report.statements += [str(row["id"]) for row in rows]
@@ -169,6 +183,8 @@ def close_due(runtime: Runtime, through: str, *, batch_size: int | None = None,
                 except Exception:
                     log.exception("closing %s for %s failed; retried next pass", through,
                                   account_id)
+                    report.accounts += 1
+                    report.failed += 1
         if on_batch is not None:
             on_batch(len(batch))
     return report

@@ -153,6 +153,13 @@ def render(document: InvoiceDocument, settings: Settings) -> bytes:
 _COLUMNS = (88.0, 30.0, 40.0, 32.0)
 
 
+def quantity_text(quantity: int, unit: str) -> str:
+    """"1,200 tokens", "1 request": the API's unit names (tokens, requests) are plural."""
+    if quantity == 1 and unit.endswith("s"):
+        unit = unit[:-1]
+    return f"{quantity:,} {unit}".strip()
+
+
 def _lines_table(pdf: FPDF, lines: list[dict[str, Any]]) -> None:
     w = _COLUMNS
     _row(pdf, [(w[0], "Description", "L"), (w[1], "Quantity", "R"),
@@ -160,7 +167,7 @@ def _lines_table(pdf: FPDF, lines: list[dict[str, Any]]) -> None:
     pdf.line(10, pdf.get_y(), 200, pdf.get_y())
     for line in lines:
         unit = (line.get("pricing") or {}).get("unit_amount_decimal") or ""
-        quantity = f"{int(line.get('quantity', 0)):,} {line.get('unit', '')}".strip()
+        quantity = quantity_text(int(line.get("quantity", 0)), str(line.get("unit") or ""))
         _row(pdf, [(w[0], str(line.get("description") or ""), "L"), (w[1], quantity, "R"),
                    (w[2], unit, "R"), (w[3], _usd(int(line.get("amount", 0))), "R")])
         for credit in line.get("pretax_credit_amounts") or []:
@@ -183,9 +190,12 @@ def _totals(pdf: FPDF, invoice: Mapping[str, Any]) -> None:
             ("Amount paid", int(invoice["amount_paid_cents"])),
             ("Amount remaining", int(invoice["amount_remaining_cents"]))]
     pdf.ln(2)
+    # Each label spans the three left columns, right-aligned: "Tax (20%, no country on
+    # file)" is wider than the unit price column it used to sit in, and was cut off there.
+    label_width = _COLUMNS[0] + _COLUMNS[1] + _COLUMNS[2]
     for label, cents in rows:
         bold = label in ("Total due", "Amount remaining")
-        _row(pdf, [(_COLUMNS[0] + _COLUMNS[1], "", "L"), (_COLUMNS[2], label, "R"),
+        _row(pdf, [(label_width, label, "R"),
                    (_COLUMNS[3], f"{_usd(cents)} {str(invoice['currency']).upper()}", "R")],
              bold=bold)
 

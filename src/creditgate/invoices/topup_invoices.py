@@ -10,16 +10,26 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, insert, update
 
+from creditgate.invoices.buyers import billing_profiles
 from creditgate.invoices.tables import invoices
 from creditgate.kernel.ids import new_prefixed_id
+from creditgate.kernel.runtime import Runtime
 
 LINE_DESCRIPTION = "AI Gateway credits"
 
 
+def tax_country_of(runtime: Runtime, conn: Connection, account_id: str) -> str | None:
+    """The billing profile's country, which a top-up invoice names (None without one)."""
+    return billing_profiles(runtime).countries(conn, [account_id]).get(account_id)
+
+
 def open_invoice(conn: Connection, *, account_id: str, origin: str, amount_cents: int,
-                 now_ms: int) -> str:
+                 now_ms: int, tax_country: str | None = None) -> str:
     """Insert the open invoice of a new top-up (`origin`: manual_topup or auto_topup) and
-    return its id."""
+    return its id.
+
+    Prepaid credits are taxed when they are used, on the month's usage statement, so a top-up
+    invoice carries no tax: rate 0, with the billing profile's country it would be taxed in."""
     invoice_id = new_prefixed_id("in")
     created_s = now_ms // 1000
     line = {"description": LINE_DESCRIPTION, "amount": amount_cents, "currency": "usd",
@@ -27,7 +37,8 @@ def open_invoice(conn: Connection, *, account_id: str, origin: str, amount_cents
             "period": {"start": created_s, "end": created_s}}
     conn.execute(insert(invoices).values(
         id=invoice_id, account_id=account_id, origin=origin, status="open", currency="usd",
-        subtotal_cents=amount_cents, tax_cents=0, credits_applied_cents=0,
+        subtotal_cents=amount_cents, tax_cents=0, tax_rate="0", tax_country=tax_country,
+        credits_applied_cents=0,
         amount_due_cents=amount_cents, amount_paid_cents=0, amount_remaining_cents=amount_cents,
         attempt_count=0, attempted=False,
         # Auto top-ups are collected without the customer; manual ones on their request.

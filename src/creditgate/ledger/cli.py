@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from creditgate.kernel.commands import emit, fail, runtime_from_env
+from creditgate.kernel.commands import emit, fail, json_option, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_cents_number
@@ -22,7 +22,7 @@ def credits() -> None:
 @click.option("--description", default="credit grant")
 @click.option("--reference", default=None,
               help="idempotency key: a repeated grant with the same reference is applied once")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 def grant(account_id: str, amount: int, description: str, reference: str | None,
           as_json: bool) -> None:
     if amount == 0:
@@ -35,7 +35,7 @@ def grant(account_id: str, amount: int, description: str, reference: str | None,
                                  amount_microcents=amount * MICROCENTS_PER_CENT, reference=ref,
                                  description=description, now_ms=runtime.clock.now_ms())
     except ApiError:  # the account does not exist: nothing was written
-        fail(f"no account {account_id}")
+        fail(f"no account {account_id} (see `creditgate accounts list`)")
     # The account row was read under the lock, so the balance after is derived, not re-read.
     balance = int(account["balance_microcents"]) + (amount * MICROCENTS_PER_CENT if applied else 0)
     cents = microcents_to_cents_number(balance)

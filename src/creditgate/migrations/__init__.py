@@ -7,7 +7,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
 
 HERE = Path(__file__).parent
 
@@ -23,15 +25,22 @@ def upgrade(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "heads")
 
 
+def head_revisions() -> list[str]:
+    """The revisions `upgrade` brings a database to (one per domain branch head), sorted."""
+    return sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database is migrated to this version's every head (nothing to apply)."""
+    with engine.connect() as conn:
+        return database_heads(conn) == set(head_revisions())
+
+
 def code_heads() -> set[str]:
     """The head revision of every branch this code knows (what `upgrade` goes to)."""
-    from alembic.script import ScriptDirectory
-
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    return set(head_revisions())
 
 
 def database_heads(conn: Connection) -> set[str]:
     """The revisions the database is at (none when it was never migrated)."""
-    from alembic.runtime.migration import MigrationContext
-
     return set(MigrationContext.configure(conn).get_current_heads())

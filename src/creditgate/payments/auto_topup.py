@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from creditgate.invoices import topup_invoices
 from creditgate.kernel.clock import utc_from_ms
 from creditgate.kernel.db import after_commit
 from creditgate.kernel.errors import ApiError
@@ -149,7 +150,9 @@ def run_job(runtime: Runtime, job: Job) -> None:
             topup = open_topup(conn, account_id=account_id, origin="auto_topup",
                                amount_cents=int(pa["auto_amount_cents"]),
                                payment_method_id=pa["default_method_id"], now_ms=now,
-                               trigger_key=trigger)
+                               trigger_key=trigger,
+                               tax_country=topup_invoices.tax_country_of(runtime, conn,
+                                                                         account_id))
             # Should this job keep failing, the reconciler still settles the top-up later.
             enqueue(conn, kind="topup_reconcile", now_ms=now, account_id=account_id,
                     payload={"topup_id": topup["id"]}, run_after_ms=now + RECONCILE_LATE_MS,

@@ -67,10 +67,11 @@ def ledger_reference(topup_id: str) -> str:
 def open_topup(conn: Connection, *, account_id: str, origin: str, amount_cents: int,
                payment_method_id: str | None, now_ms: int,
                trigger_key: str | None = None, onboarding: bool | None = None,
-               ) -> dict[str, Any]:
+               tax_country: str | None = None) -> dict[str, Any]:
     """Insert the pending top-up and its open invoice (the account row is locked)."""
     topup_id = topup_invoices.open_invoice(conn, account_id=account_id, origin=origin,
-                                           amount_cents=amount_cents, now_ms=now_ms)
+                                           amount_cents=amount_cents, now_ms=now_ms,
+                                           tax_country=tax_country)
     row = {"id": topup_id, "account_id": account_id, "origin": origin,
            "amount_cents": amount_cents, "status": "pending",
            "payment_method_id": payment_method_id, "intent_id": None, "client_secret": None,
@@ -197,7 +198,8 @@ def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> d
     with runtime.db.write_for(account_id) as (conn, _):
         topup = earlier_topup(conn, account_id, request, now, duplicate_window_ms(runtime))
         if topup is None:
-            topup = _open_manual(conn, account_id, request, now)
+            country = topup_invoices.tax_country_of(runtime, conn, account_id)
+            topup = _open_manual(conn, account_id, request, now, country)
             remember(conn, account_id, request, topup["id"], now)
         method = (None if topup["payment_method_id"] is None
                   else method_of(conn, account_id, topup["payment_method_id"]))
@@ -217,7 +219,7 @@ def duplicate_window_ms(runtime: Runtime) -> int:
 
 
 def _open_manual(conn: Connection, account_id: str, request: TopupRequest,
-                 now: int) -> dict[str, Any]:
+                 now: int, tax_country: str | None) -> dict[str, Any]:
     pa = ensure_payment_account(conn, account_id, now)
     method_id = request.payment_method_id or pa["default_method_id"]
     if request.payment_method_id is not None and method_of(conn, account_id,
@@ -227,7 +229,8 @@ def _open_manual(conn: Connection, account_id: str, request: TopupRequest,
                        "/payment_method_id")
     topup = open_topup(conn, account_id=account_id, origin="manual_topup",
                        amount_cents=request.amount_cents, payment_method_id=method_id,
-                       now_ms=now, onboarding=pa["default_method_id"] is not None)
+                       now_ms=now, onboarding=pa["default_method_id"] is not None,
+                       tax_country=tax_country)
     # Should this request die between the charge and the credit, the worker finishes it.
     outbox.enqueue(conn, kind="topup_reconcile", now_ms=now, account_id=account_id,
                    payload={"topup_id": topup["id"]}, run_after_ms=now + RECONCILE_AFTER_MS,

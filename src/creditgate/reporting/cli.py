@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from creditgate.accounts.service import account_exists
 from creditgate.kernel.clock import DAY_MS, iso_utc
-from creditgate.kernel.commands import emit, fail, runtime_from_env
+from creditgate.kernel.commands import emit, fail, json_option, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.reporting import reports
 from creditgate.reporting.daily import DailyUsage
@@ -35,11 +35,13 @@ def export() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="default: from the file extension, else csv")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@json_option("print the summary as JSON")
 def export_focus(account_id: str, start: str | None, end: str | None, fmt: str | None,
                  out: Path, as_json: bool) -> None:
     """Write the account's FOCUS cost-and-usage dataset (one row per metric and UTC day)."""
     fmt = fmt or ("parquet" if out.suffix.lower() == ".parquet" else "csv")
+    if not out.parent.is_dir():
+        fail(f"--out {out}: the directory {out.parent} does not exist")
     runtime = runtime_from_env()
     try:
         days = parse_range(start, end, now_ms=runtime.clock.now_ms(), max_days=MAX_DAYS,
@@ -48,7 +50,7 @@ def export_focus(account_id: str, start: str | None, end: str | None, fmt: str |
         fail(exc.message)
     with runtime.db.read() as conn:
         if not account_exists(conn, account_id):
-            fail(f"no account {account_id}")
+            fail(f"no account {account_id} (see `creditgate accounts list`)")
     began = time.perf_counter()
     columns = [TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn()]

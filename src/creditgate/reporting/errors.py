@@ -3,7 +3,6 @@
 from creditgate.kernel.errors import ErrorCode
 
 PROFILE_NOT_FOUND = ErrorCode(5000, 404, "The account has no billing profile")
-PROFILE_EXISTS = ErrorCode(5001, 409, "The account already has a billing profile")
 INVALID_COUNTRY = ErrorCode(5002, 400, "Not an ISO 3166-1 alpha-2 country code")
 INVALID_EMAIL = ErrorCode(5003, 400, "Not a valid email address")
 INVALID_CARD = ErrorCode(5004, 400, "Invalid card number or expiry")

@@ -21,7 +21,7 @@ from creditgate.kernel.money import microcents_to_usd_decimal
 from creditgate.kernel.months import month_of, month_start_ms, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.service import balance_microcents
-from creditgate.reporting.errors import PROFILE_EXISTS, PROFILE_NOT_FOUND
+from creditgate.reporting.errors import PROFILE_NOT_FOUND
 from creditgate.reporting.tables import billing_profiles
 
 ACCOUNT_TYPE = "prepaid"
@@ -87,27 +87,52 @@ def _missing() -> ApiError:
                     "The account has no billing profile; create one with POST")
 
 
+def render_empty(runtime: Runtime, conn: Connection, account_id: str) -> dict[str, Any]:
+    """The profile of an account that has none: every field the SDK types as optional null,
+    and the ones that do not depend on a profile (balance, account type, next bill date,
+    payment gateway) as they are."""
+    shown: dict[str, Any] = dict.fromkeys(
+        (*_SHOWN_TEXT, "id", "card_expiry_month", "card_expiry_year", "card_number",
+         "created_on", "edited_on", "device_data", "payment_nonce", "validation_code"))
+    shown.update({
+        "account_type": ACCOUNT_TYPE,
+        "balance": _usd_text(balance_microcents(conn, account_id) or 0),
+        "is_partner": False,
+        "next_bill_date": _rfc3339(month_start_ms(next_month(month_of(runtime.clock.now_ms())))),
+        "payment_gateway": runtime.settings.payment_processor,
+        "use_legacy": False,
+    })
+    return dict(sorted(shown.items()))
+
+
 def get_profile(runtime: Runtime, account_id: str) -> dict[str, Any]:
     with runtime.db.read() as conn:
         row = _row(conn, account_id)
         if row is None:
-            raise _missing()
+            return render_empty(runtime, conn, account_id)
         return render(runtime, conn, row)
 
 
-def create_profile(runtime: Runtime, account_id: str, values: dict[str, Any]) -> dict[str, Any]:
+def create_profile(runtime: Runtime, account_id: str,
+                   values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create the profile, or update the existing one with the fields sent (the SDK's
+    generated tests call create again on the same account). Answers it and whether it was
+    created."""
     now_ms = runtime.clock.now_ms()
-    # The account row lock makes two concurrent creates a 201 and a 409, never a crash.
+    # The account row lock orders two concurrent creates: one creates, the other updates.
     with runtime.db.write_for(account_id) as (conn, _):
-        if _row(conn, account_id) is not None:
-            raise ApiError(PROFILE_EXISTS, "The account already has a billing profile; "
-                           "change it with PUT or PATCH")
-        conn.execute(insert(billing_profiles).values(
-            account_id=account_id, id=new_hex_id(), created_ms=now_ms, edited_ms=now_ms,
-            is_partner=False, use_legacy=False, **values))
+        created = _row(conn, account_id) is None
+        if created:
+            conn.execute(insert(billing_profiles).values(
+                account_id=account_id, id=new_hex_id(), created_ms=now_ms, edited_ms=now_ms,
+                is_partner=False, use_legacy=False, **values))
+        else:
+            conn.execute(update(billing_profiles)
+                         .where(billing_profiles.c.account_id == account_id)
+                         .values(edited_ms=now_ms, **values))
         row = _row(conn, account_id)
         assert row is not None
-        return render(runtime, conn, row)
+        return render(runtime, conn, row), created
 
 
 def update_profile(runtime: Runtime, account_id: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -101,13 +101,14 @@ def _paygo_record(row: DailyUsage, issuer: Issuer, tokens: int, cumulated_cost: 
 
 
 def billable_usage(runtime: Runtime, account_id: str, days: DayRange,
-                   metric: str | None) -> list[dict[str, Any]]:
-    """FOCUS records, one per metric and UTC day; an unknown metric matches nothing."""
+                   metrics: frozenset[str] | None) -> list[dict[str, Any]]:
+    """FOCUS records, one per metric and UTC day, of these metrics (None: all); an unknown
+    metric matches nothing."""
     with runtime.db.read() as conn:
         issuer = issuer_for(runtime, conn, account_id)
         return [focus_record(row, issuer)
                 for row in daily.daily_usage(conn, account_id, days.start_ms, days.end_ms)
-                if metric is None or metric_id(row.provider, row.model) == metric]
+                if metrics is None or metric_id(row.provider, row.model) in metrics]
 
 
 @contextmanager

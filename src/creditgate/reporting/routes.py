@@ -14,7 +14,7 @@ from creditgate.kernel.clock import iso_utc
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import Runtime, runtime_of
-from creditgate.kernel.schemas import documented
+from creditgate.kernel.schemas import Envelope, documented
 from creditgate.kernel.validation import read_json_object
 from creditgate.reporting import errors, profile, reports
 from creditgate.reporting.daily import metric_id
@@ -43,20 +43,24 @@ PROFILE_INPUT_ERRORS = (errors.INVALID_COUNTRY, errors.INVALID_EMAIL, errors.INV
 RANGE_ERRORS = (errors.INVALID_DATE, errors.RANGE_REVERSED, errors.RANGE_TOO_LONG)
 
 
-@router.get(PROFILE, **documented(BillingProfile, errors=(errors.PROFILE_NOT_FOUND,)))
+@router.get(PROFILE, **documented(BillingProfile))
 async def get_profile(request: Request,
                       account_id: str = account_guard(BILLING_READ)) -> JSONResponse:
+    """An account without a profile answers the empty profile (ids and fields null), not 404."""
     return ok(await run_in_threadpool(profile.get_profile, runtime_of(request), account_id))
 
 
-@router.post(PROFILE, **documented(BillingProfile, status=201, body=BillingProfileIn,
-                                  errors=(errors.PROFILE_EXISTS, *PROFILE_INPUT_ERRORS)))
+@router.post(PROFILE, **documented(
+    BillingProfile, status=201, body=BillingProfileIn, errors=PROFILE_INPUT_ERRORS,
+    also={200: {"model": Envelope[BillingProfile],  # type: ignore[valid-type]
+                "description": "The existing profile, updated with the fields sent"}}))
 async def create_profile(request: Request,
                          account_id: str = account_guard(BILLING_WRITE)) -> JSONResponse:
+    """201 with a new profile; on an account that has one, 200 with it updated (as PUT)."""
     values = read_profile(await read_json_object(request))
-    result = await run_in_threadpool(profile.create_profile, runtime_of(request), account_id,
-                                     values)
-    return ok(result, status=201)
+    result, created = await run_in_threadpool(profile.create_profile, runtime_of(request),
+                                              account_id, values)
+    return ok(result, status=201 if created else 200)
 
 
 @router.put(PROFILE, **documented(BillingProfile, body=BillingProfileIn,
@@ -118,6 +122,14 @@ async def get_paygo_usage_info(request: Request,
     return ok({"covered": True, "subscriptions": []})
 
 
+@router.get("/accounts/{account_id}/paygo-usage-info", **documented(UsageInfo))
+async def get_paygo_usage_info_spec_path(request: Request,
+                                         account_id: str = account_guard(BILLING_READ)
+                                         ) -> JSONResponse:
+    """The same answer at the path Cloudflare's OpenAPI document gives it."""
+    return ok({"covered": True, "subscriptions": []})
+
+
 @router.get("/accounts/{account_id}/billable/usage", **documented(
     list[FocusRecord], query=BillableUsageQuery,
     errors=(errors.UNKNOWN_FORMAT, errors.RANGE_INCOMPLETE, *RANGE_ERRORS),
@@ -133,19 +145,28 @@ async def get_billable_usage(request: Request,
                        f"format must be one of json, csv, parquet; not {fmt!r}", "/format")
     days = parse_range(q.get("from"), q.get("to"), now_ms=runtime.clock.now_ms(),
                        max_days=BILLABLE_MAX_DAYS, require_both=True)
-    metric = q.get("metric") or None
+    metrics = _metric_filter(request)
     if fmt == "json":
         return ok(await run_in_threadpool(reports.billable_usage, runtime, account_id, days,
-                                          metric))
+                                          metrics))
     name = f"focus-{account_id}-{iso_utc(days.start_ms)[:10]}-{iso_utc(days.end_ms)[:10]}"
     return StreamingResponse(
-        _dataset_chunks(runtime, account_id, days, metric, fmt), media_type=MEDIA_TYPES[fmt],
+        _dataset_chunks(runtime, account_id, days, metrics, fmt), media_type=MEDIA_TYPES[fmt],
         headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
-def _dataset_chunks(runtime: Runtime, account_id: str, days: DayRange, metric: str | None,
-                    fmt: str) -> Iterator[bytes]:
+def _metric_filter(request: Request) -> frozenset[str] | None:
+    """The metrics asked for: the spec's `metric_id`, given once or repeated (as the TypeScript
+    SDK sends a list: `metric_id=a&metric_id=b`), and the older `metric`, read the same way.
+    Empty values are ignored; none at all means every metric."""
+    q = request.query_params
+    asked = frozenset(v for name in ("metric_id", "metric") for v in q.getlist(name) if v)
+    return asked or None
+
+
+def _dataset_chunks(runtime: Runtime, account_id: str, days: DayRange,
+                    metrics: frozenset[str] | None, fmt: str) -> Iterator[bytes]:
     with reports.focus_rows(runtime, account_id, days) as (issuer, rows):
-        if metric is not None:
-            rows = (r for r in rows if metric_id(r.provider, r.model) == metric)
+        if metrics is not None:
+            rows = (r for r in rows if metric_id(r.provider, r.model) in metrics)
         yield from stream_dataset(fmt, record_batches(rows, issuer, fmt))

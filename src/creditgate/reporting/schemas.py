@@ -75,10 +75,11 @@ def _shown_fields() -> dict[str, Any]:
 _SHOWN: dict[str, Any] = {"account_type": (Literal["prepaid"], Field())}
 BillingProfile: type[BaseModel] = create_model(
     "BillingProfile", __base__=Contract,
-    id=(str, Field()),
+    id=(str | None, Field(description="null: the account has no profile yet (every field "
+                                      "that a profile sets is null then)")),
     balance=(str, Field(description="The prepaid credit balance in USD, a decimal string")),
-    created_on=(str, Field(description="RFC 3339, UTC")),
-    edited_on=(str, Field(description="RFC 3339, UTC")),
+    created_on=(str | None, Field(description="RFC 3339, UTC; null without a profile")),
+    edited_on=(str | None, Field(description="RFC 3339, UTC; null without a profile")),
     is_partner=(bool, Field()),
     next_bill_date=(str, Field(description="RFC 3339, UTC: the next month's start")),
     payment_gateway=(str, Field(description="The payment processor (sandbox or stripe)")),
@@ -107,7 +108,11 @@ class BillableUsageQuery(Contract):
                               description=f"{_DATE}; with `to`. Default: the month's first day")
     to: str | None = Field(default=None, max_length=64,
                            description=f"{_DATE}; with `from`. Default: today. At most 31 days")
-    metric: str | None = Field(default=None, description="Only this x_BillableMetricId")
+    metric_id: list[str] | None = Field(
+        default=None, description="Only these x_BillableMetricId values (`provider:model`); "
+                                  "repeat the parameter for several")
+    metric: list[str] | None = Field(default=None,
+                                     description="The same as `metric_id` (an older name)")
     format: Literal["json", "csv", "parquet"] = Field(
         default="json", description="csv / parquet: the complete FOCUS dataset as a file")
 

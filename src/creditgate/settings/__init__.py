@@ -193,8 +193,14 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        """Where links point: CREDITGATE_PUBLIC_BASE_URL, else this server's own address."""
-        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Where links point: CREDITGATE_PUBLIC_BASE_URL, else this server's own address
+        (`serve --host/--port` set CREDITGATE_HOST/PORT for its API processes). A wildcard
+        address (every interface) names no host a client can reach, so links then name the
+        loopback; set CREDITGATE_PUBLIC_BASE_URL on such a server."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,8 @@ import click
 import orjson
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from creditgate.kernel.commands import emit, fail, runtime_from_env
+from creditgate.accounts.service import account_exists
+from creditgate.kernel.commands import emit, fail, json_option, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.usage import service
 from creditgate.usage.events import UsageEvent, read_event_json
@@ -21,27 +23,59 @@ from creditgate.usage.pricing import CATALOG
 
 BATCH = 1000
 _INT_COLUMNS = ("timestamp", "input_tokens", "output_tokens")
+# A JSON number: what the API's `cost` is, so the CSV takes the same texts.
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
-def _csv_line(row: dict[str, str]) -> bytes:
+class BadValue(ValueError):
+    """A CSV cell that is not what its column holds."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(f"column {column}: {message}")
+
+
+def _csv_line(row: dict[str, str | None]) -> bytes:
     """A CSV row as the JSON text of one event; `cost` keeps its exact decimal text."""
+    if None in row:  # csv.DictReader's key for the cells beyond the header's
+        raise ValueError(f"{len(row) - 1 + len(row[None] or [])} cells, "  # type: ignore[index]
+                         f"the header has {len(row) - 1}")
     record: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
     for name in _INT_COLUMNS:
         if name in record:
-            record[name] = int(record[name])
+            try:
+                record[name] = int(record[name])
+            except ValueError:
+                raise BadValue(name, f"{record[name]!r} is not an integer") from None
     if "metadata" in record:
         # Checked to be one JSON value, then passed on as its own text, not re-serialized:
         # the event's rules (size, depth) then judge it as they judge the API's, and a value
         # nested past orjson's 254 levels of output cannot stop the import.
         metadata = record["metadata"].strip()
-        orjson.loads(metadata)
+        try:
+            orjson.loads(metadata)
+        except orjson.JSONDecodeError as exc:
+            raise BadValue("metadata", f"not JSON ({exc})") from None
         record["metadata"] = orjson.Fragment(metadata)
     cost: str | None = record.pop("cost", None)
     text = orjson.dumps(record)
     if cost is None:
         return text
-    Decimal(cost)  # raises on anything that is not a number
+    try:
+        Decimal(cost)
+    except ArithmeticError:
+        raise BadValue("cost", f"{cost!r} is not a number") from None
+    if not _NUMBER.fullmatch(cost):  # Decimal also reads "NaN", "Infinity", " 1", "1_0"
+        raise BadValue("cost", f"{cost!r} is not a number")
     return text[:-1] + (b"," if record else b"") + b'"cost":' + cost.encode() + b"}"
+
+
+def _refusal(fmt: str, exc: ApiError) -> str:
+    """An event's refusal as a CSV user names the place (a column) or a JSON Lines user does
+    (the message's own JSON pointer)."""
+    if fmt != "csv" or not exc.pointer or exc.pointer == "/":
+        return exc.message
+    column = exc.pointer.lstrip("/").split("/")[0]
+    return f"column {column}: {exc.message.removeprefix(f'{exc.pointer}: ')}"
 
 
 def _records(path: Path, fmt: str, progress: Progress,
@@ -51,12 +85,16 @@ def _records(path: Path, fmt: str, progress: Progress,
         if fmt == "csv":
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             reader = csv.DictReader(text)
-            for number, row in enumerate(reader, start=2):
-                progress.update(task, completed=raw.tell())
-                try:
-                    yield number, _csv_line(row)
-                except (ValueError, ArithmeticError, orjson.JSONDecodeError) as exc:
-                    yield number, f"bad value: {exc!r}"
+            number = 1
+            try:
+                for number, row in enumerate(reader, start=2):
+                    progress.update(task, completed=raw.tell())
+                    try:
+                        yield number, _csv_line(row)
+                    except ValueError as exc:
+                        yield number, str(exc)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                fail(f"{path} line {number + 1}: not CSV text in UTF-8 ({exc})")
             return
         for number, line in enumerate(raw, start=1):
             progress.update(task, completed=raw.tell())
@@ -73,12 +111,17 @@ def usage() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--account", "account_id", required=True)
 @click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto")
-@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@json_option("print the summary as JSON")
 def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
-    """Import usage events; bad lines are reported and skipped, good ones stored once."""
+    """Import usage events; bad lines are reported and skipped, good ones stored once.
+
+    Exits 1 when any line was rejected (after storing the good ones), so a script notices."""
     if fmt == "auto":
         fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
     runtime = runtime_from_env()
+    with runtime.db.read() as conn:
+        if not account_exists(conn, account_id):
+            fail(f"no account {account_id} (see `creditgate accounts list`)")
     catalog = runtime.services[CATALOG]
     accepted = duplicates = 0
     rejected: list[dict[str, Any]] = []
@@ -107,7 +150,7 @@ def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
                 batch.append(read_event_json(record, "", now_ms=runtime.clock.now_ms(),
                                              catalog=catalog))
             except ApiError as exc:
-                rejected.append({"line": number, "error": exc.message})
+                rejected.append({"line": number, "error": _refusal(fmt, exc)})
                 continue
             if len(batch) >= BATCH:
                 flush()
@@ -117,3 +160,5 @@ def import_usage(file: Path, account_id: str, fmt: str, as_json: bool) -> None:
     lines = [f"accepted {accepted}, duplicates {duplicates}, rejected {len(rejected)}"]
     lines += [f"  line {r['line']}: {r['error']}" for r in rejected[:20]]
     emit(as_json, summary, "\n".join(lines))
+    if rejected:
+        raise click.exceptions.Exit(1)

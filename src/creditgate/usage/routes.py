@@ -41,14 +41,12 @@ async def post_usage_events(request: Request,
 
 @router.get(f"{BASE}/usage-history", **documented(
     UsageHistory, query=UsageHistoryQuery,
-    errors=(errors.MISSING_FIELD, errors.INVALID_FIELD, errors.TOO_MANY_ITEMS,
-            INVALID_TIME_RANGE)))
+    paged=True, errors=(errors.MISSING_FIELD, errors.INVALID_FIELD, INVALID_TIME_RANGE)))
 async def get_usage_history(request: Request,
                             account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     runtime = runtime_of(request)
     q = request.query_params
-    window, start, end = history.parse_query(q.get("value_grouping_window"), q.get("start_time"),
-                                             q.get("end_time"), runtime.clock.now_ms())
-    result = await run_in_threadpool(history.usage_history, runtime, account_id, window, start,
-                                     end)
-    return ok(result)
+    query = history.parse_query(q.get("value_grouping_window"), q.get("start_time"),
+                                q.get("end_time"), runtime.clock.now_ms(), q.get("page"))
+    result = await run_in_threadpool(history.usage_history, runtime, account_id, query)
+    return ok(result, result_info=query.result_info())

@@ -20,7 +20,7 @@ from creditgate.usage.events import (
     MAX_METADATA_DEPTH,
     MAX_TOKENS,
 )
-from creditgate.usage.history import MAX_WINDOWS
+from creditgate.usage.history import MAX_PAGE, MAX_WINDOWS
 
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 EventCents = Annotated[Decimal, number_schema(0, MAX_EVENT_COST_CENTS)]
@@ -67,12 +67,19 @@ class UsageRecorded(Contract):
 class UsageHistoryQuery(Contract):
     value_grouping_window: Literal["hour", "day"] = Field(description="One entry per UTC "
                                                                       "hour or day")
-    start_time: int | None = Field(default=None, ge=0, lt=10**14,
-                                   description="Unix ms; default end_time minus 24 hours "
-                                               "(hour) or 30 days (day)")
-    end_time: int | None = Field(default=None, ge=0, lt=10**14,
-                                 description=f"Unix ms, exclusive; default the end of the "
-                                             f"current window. At most {MAX_WINDOWS} windows")
+    start_time: float | None = Field(
+        default=None, ge=0, lt=10**14,
+        description="Unix ms (a fraction of a millisecond rounds down); default end_time minus "
+                    "24 hours (hour) or 30 days (day)")
+    end_time: float | None = Field(
+        default=None, ge=0, lt=10**14,
+        description="Unix ms, exclusive (a fraction of a millisecond rounds up); default the "
+                    "end of the current window")
+    page: int = Field(
+        default=1, ge=1, le=MAX_PAGE,
+        description=f"A range of more than {MAX_WINDOWS} windows is answered {MAX_WINDOWS} at a "
+                    "time, newest first: page 1 holds the last windows up to end_time, page 2 "
+                    "the ones before (`result_info` counts all of them)")
 
 
 class UsageWindow(Contract):
