@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
 from standardwebhooks import Webhook
 
 
@@ -17,10 +16,6 @@ from standardwebhooks import Webhook
 class Received:
     headers: dict[str, str]
     body: bytes
-
-    def json(self) -> dict[str, object]:
-        data: dict[str, object] = orjson.loads(self.body)
-        return data
 
 
 @dataclass
