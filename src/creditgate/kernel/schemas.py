@@ -23,6 +23,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from creditgate.kernel import errors as core_errors
 from creditgate.kernel.errors import ErrorCode
+from creditgate.kernel.validation import CONTROL_RANGE
 
 T = TypeVar("T")
 
@@ -189,8 +190,8 @@ def number_schema(minimum: int | None = None, maximum: int | None = None) -> Wit
     return WithJsonSchema(schema)
 
 
-# Ids and names refuse C0/C1 control characters and DEL (usage.events.refuse_control_characters).
-NO_CONTROLS = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+# Ids and names refuse C0/C1 control characters and DEL, as the validators do.
+NO_CONTROLS = f"^[^{CONTROL_RANGE}]*$"
 # A JSON number of cents (USD), fractions of a cent allowed: balances, usage costs.
 CentsNumber = Annotated[Decimal, number_schema()]
 # A JSON number of US dollars (the account reporting endpoints).

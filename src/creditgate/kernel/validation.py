@@ -22,14 +22,17 @@ from starlette.requests import Request
 from creditgate.kernel import errors
 from creditgate.kernel.errors import ApiError, ErrorCode
 
-# C0 controls and DEL: no id, name or address holds one, and PostgreSQL cannot store NUL at all
-# (SQLite would, so only one of the two databases failed on it).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls, DEL and C1 controls: no id, name or address holds one, PostgreSQL cannot store
+# NUL at all (SQLite would, so only one of the two databases failed on it), and the rest would
+# reach reports and CSV cells. The documented pattern (`kernel.schemas.NO_CONTROLS`) is built
+# from the same range, so the document and the validators refuse the same characters.
+CONTROL_RANGE = "\\x00-\\x1f\\x7f-\\x9f"
+CONTROL = re.compile(f"[{CONTROL_RANGE}]")
 
 
 def has_control(text: str) -> bool:
     """Whether a request's text holds a control character (refused in ids and names)."""
-    return _CONTROL.search(text) is not None
+    return CONTROL.search(text) is not None
 
 
 def invalid(pointer: str, message: str, code: ErrorCode = errors.INVALID_FIELD) -> ApiError:

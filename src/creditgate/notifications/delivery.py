@@ -23,7 +23,7 @@ from creditgate.kernel.db import after_commit
 from creditgate.kernel.metrics import metrics
 from creditgate.kernel.runtime import Runtime
 from creditgate.notifications.addresses import AddressRefused, check_url
-from creditgate.notifications.events import ENDPOINT_DISABLED, emit, envelope
+from creditgate.notifications.events import ENDPOINT_DISABLED, EVENT_COLUMNS, emit, envelope_of_row
 from creditgate.notifications.signing import signature_headers
 from creditgate.notifications.tables import (
     notification_events,
@@ -70,8 +70,7 @@ def claim(runtime: Runtime, now_ms: int) -> list[Due]:
     d, e, ev = webhook_deliveries, webhook_endpoints, notification_events
     with runtime.db.write() as conn:
         query = (select(d.c.id, d.c.attempts, e.c.id.label("endpoint_id"), e.c.account_id,
-                        e.c.url, e.c.secret, ev.c.id.label("event_id"), ev.c.type,
-                        ev.c.account_id.label("event_account_id"), ev.c.created_ms, ev.c.data)
+                        e.c.url, e.c.secret, *EVENT_COLUMNS)
                  .join(e, e.c.id == d.c.endpoint_id).join(ev, ev.c.id == d.c.event_id)
                  .where(d.c.status == "pending", d.c.next_attempt_ms <= now_ms,
                         e.c.status == "enabled")
@@ -83,8 +82,7 @@ def claim(runtime: Runtime, now_ms: int) -> list[Due]:
             conn.execute(update(webhook_deliveries).where(d.c.id == r.id).values(
                 attempts=r.attempts + 1, next_attempt_ms=now_ms + lease_ms(runtime)))
     return [Due(r.id, r.attempts + 1, r.endpoint_id, r.account_id, r.url, r.secret,
-                envelope({"id": r.event_id, "type": r.type, "account_id": r.event_account_id,
-                          "created_ms": r.created_ms, "data": r.data}))
+                envelope_of_row(r))
             for r in rows]
 
 

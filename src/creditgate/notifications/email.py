@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select, update
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.services import ServiceKey
 from creditgate.notifications.delivery import BACKOFF_S, backoff_ms, lease_ms
-from creditgate.notifications.events import envelope
+from creditgate.notifications.events import EVENT_COLUMNS, envelope_of_row
 from creditgate.notifications.tables import email_deliveries, notification_events
 from creditgate.settings import Settings
 
@@ -94,8 +94,7 @@ def smtp_send(settings: Settings, message: EmailMessage) -> None:
 def _claim(runtime: Runtime, now: int) -> list[Any]:
     m, ev = email_deliveries, notification_events
     with runtime.db.write() as conn:
-        query = (select(m.c.event_id, m.c.attempts, ev.c.type, ev.c.account_id, ev.c.created_ms,
-                        ev.c.data)
+        query = (select(m.c.attempts, *EVENT_COLUMNS)
                  .join(ev, ev.c.id == m.c.event_id)
                  .where(m.c.status == "pending", m.c.next_attempt_ms <= now)
                  .order_by(m.c.next_attempt_ms).limit(BATCH))
@@ -110,7 +109,7 @@ def _claim(runtime: Runtime, now: int) -> list[Any]:
         email_of = runtime.services[BILLING_EMAIL]
         due = []
         for r in rows:
-            recipient = email_of(conn, r.account_id)
+            recipient = email_of(conn, r.event_account_id)
             if not recipient:
                 conn.execute(update(email_deliveries).where(m.c.event_id == r.event_id).values(
                     status="skipped", last_error="the account has no billing email"))
@@ -119,9 +118,7 @@ def _claim(runtime: Runtime, now: int) -> list[Any]:
                 attempts=r.attempts + 1, next_attempt_ms=now + lease_ms(runtime),
                 recipient=recipient))
             due.append((r, recipient))
-    return [(envelope({"id": r.event_id, "type": r.type, "account_id": r.account_id,
-                       "created_ms": r.created_ms, "data": r.data}), r.attempts + 1, to)
-            for r, to in due]
+    return [(envelope_of_row(r), r.attempts + 1, to) for r, to in due]
 
 
 def send_due_emails(runtime: Runtime, *, rng: random.Random | None = None) -> int:

@@ -75,3 +75,14 @@ def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
     """An event as webhooks and the API show it (`timestamp`: Unix milliseconds)."""
     return {"id": event["id"], "type": event["type"], "account_id": event["account_id"],
             "timestamp": event["created_ms"], "data": orjson.loads(event["data"])}
+
+
+EVENT_COLUMNS = (notification_events.c.id.label("event_id"), notification_events.c.type,
+                 notification_events.c.account_id.label("event_account_id"),
+                 notification_events.c.created_ms, notification_events.c.data)
+
+
+def envelope_of_row(row: Any) -> dict[str, Any]:
+    """The envelope of an event selected with `EVENT_COLUMNS` (delivery and email claims)."""
+    return envelope({"id": row.event_id, "type": row.type, "account_id": row.event_account_id,
+                     "created_ms": row.created_ms, "data": row.data})

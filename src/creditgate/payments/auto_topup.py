@@ -9,7 +9,6 @@ repeats the top-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -32,7 +31,7 @@ from creditgate.payments.topups import (
     record_auto_failure,
     settle,
 )
-from creditgate.usage.service import Recorded
+from creditgate.usage.service import Recorded, UsageListener
 from creditgate.worker.outbox import MAX_ATTEMPTS, Job, enqueue
 
 MIN_AMOUNT_CENTS = 1000
@@ -82,9 +81,6 @@ def delete_config(runtime: Runtime, account_id: str) -> None:
             auto_amount_cents=None, auto_threshold_cents=None, auto_error=None,
             auto_disabled_reason=None, auto_failures=0, auto_last_failed_ms=None,
             updated_ms=now))
-
-
-UsageListener = Callable[[Connection, str, Recorded, int], None]
 
 
 def usage_listener(runtime: Runtime) -> UsageListener:

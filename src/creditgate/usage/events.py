@@ -25,7 +25,7 @@ from creditgate.kernel import errors
 from creditgate.kernel.clock import DAY_MS, MINUTE_MS
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT, cents_to_microcents
-from creditgate.kernel.validation import invalid
+from creditgate.kernel.validation import CONTROL, invalid
 from creditgate.usage.errors import METADATA_TOO_LARGE, TIMESTAMP_OUT_OF_RANGE, UNKNOWN_MODEL
 from creditgate.usage.pricing import PriceCatalog, UnknownModel
 
@@ -177,9 +177,6 @@ def read_cost_cents(value: Any, pointer: str, *,
     return read_cost_text(orjson.dumps(value), pointer, maximum_cents=maximum_cents)
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def refuse_control_characters(value: str, pointer: str) -> None:
     """C0 controls (NUL included), DEL and C1 controls have no place in an id or a name.
 
@@ -189,7 +186,7 @@ def refuse_control_characters(value: str, pointer: str) -> None:
     """
     if value.isprintable():
         return
-    found = _CONTROL.search(value)
+    found = CONTROL.search(value)
     if found is not None:
         raise invalid(pointer, f"must not contain control characters (U+{ord(found.group()):04X} "
                             f"at position {found.start()})")
