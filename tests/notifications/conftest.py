@@ -4,10 +4,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from creditgate.app import create_app
 from creditgate.composition import build_runtime
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
@@ -26,12 +24,6 @@ def runtime(db_url: str, clock: ManualClock) -> Iterator[Runtime]:
     runtime = build_runtime(settings, clock)
     yield runtime
     runtime.db.dispose()
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture
