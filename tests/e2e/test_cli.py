@@ -45,6 +45,23 @@ def test_tokens_create_list_revoke(cli_server: Server) -> None:
     assert bad.returncode != 0 and "unknown permission group" in bad.stderr
 
 
+def test_operator_tokens_create_list_revoke(cli_server: Server) -> None:
+    made = cli_server.cli_json("tokens", "create", "--operator", "--name", "ops")
+    assert made["operator"] is True and len(made["token"]) == 40
+    listed = cli_server.cli_json("tokens", "list", "--operator")["tokens"]
+    assert [(t["id"], t["name"], t["status"]) for t in listed] == [(made["id"], "ops", "active")]
+    assert cli_server.cli_json("tokens", "list", "--account", cli_server.account_id) == {
+        "tokens": []}
+    cli_server.cli("tokens", "revoke", made["id"])
+    listed = cli_server.cli_json("tokens", "list", "--operator")["tokens"]
+    assert [t["status"] for t in listed] == ["revoked"]
+    both = cli_server.cli("tokens", "create", "--operator", "--account",
+                          cli_server.account_id, check=False)
+    assert both.returncode != 0 and "exactly one of --account ID or --operator" in both.stderr
+    neither = cli_server.cli("tokens", "list", check=False)
+    assert neither.returncode != 0 and "exactly one" in neither.stderr
+
+
 def test_credits_grant_is_idempotent_by_reference(cli_server: Server) -> None:
     args = ("credits", "grant", "--account", cli_server.account_id, "--amount", "2500",
             "--reference", "promo-1")

@@ -123,6 +123,7 @@ def require(principal: Principal, account_id: str, permission: str) -> None:
 
     An account the caller cannot reach answers exactly like one that does not exist.
     Tokens are issued only for existing accounts, so reachability implies existence.
+    (An operator reaches every account: `authenticate` checks existence for it instead.)
     """
     if account_id not in principal.account_ids:
         raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
@@ -143,7 +144,53 @@ def account_guard(permission: str) -> Any:
     return Depends(guard)
 
 
+def account_principal_guard(permission: str) -> Any:
+    """Like `account_guard`, answering the caller (for routes whose answer depends on who
+    asks: the token routes bound what a token may mint by its own permissions)."""
+
+    async def guard(request: Request) -> Principal:
+        account_id = str(request.path_params["account_id"])
+        return await authenticated(runtime_of(request), request.headers, account_id, permission)
+
+    return Depends(guard)
+
+
+def operator_guard() -> Any:
+    """A dependency for operator-only routes: answers the operator's principal.
+
+    Any other credential, however many permissions it holds, is refused with 403 before the
+    route runs, so it changes nothing."""
+
+    async def guard(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if not principal.operator:
+            raise ApiError(errors.AUTH_FORBIDDEN,
+                           "Authentication error: this route needs an operator token")
+        return principal
+
+    return Depends(guard)
+
+
 async def authenticate(runtime: Runtime, headers: Mapping[str, str], account_id: str,
                        permission: str) -> None:
     """Refuse unless the request's credentials may act on the account with the permission."""
-    require(await principal_from(runtime, headers), account_id, permission)
+    await authenticated(runtime, headers, account_id, permission)
+
+
+async def authenticated(runtime: Runtime, headers: Mapping[str, str], account_id: str,
+                        permission: str) -> Principal:
+    """The request's principal, once it may act on the account with the permission."""
+    principal = await principal_from(runtime, headers)
+    if principal.operator:
+        # Only operators pay for this read: an account token's check stays in memory.
+        if not await run_in_threadpool(_account_exists, runtime, account_id):
+            raise ApiError(errors.ACCOUNT_UNREACHABLE,
+                           "Unauthorized to access requested resource")
+        return principal
+    require(principal, account_id, permission)
+    return principal
+
+
+def _account_exists(runtime: Runtime, account_id: str) -> bool:
+    with runtime.db.read() as conn:
+        return accounts_service.account_exists(conn, account_id)

@@ -48,36 +48,67 @@ def tokens() -> None:
 
 
 @tokens.command("create")
-@click.option("--account", "account_id", required=True, help="account id (32 hex)")
+@click.option("--account", "account_id", help="account id (32 hex)")
+@click.option("--operator", is_flag=True,
+              help="an operator token: every account, every permission, the operator routes")
 @click.option("--permission", "permissions", multiple=True,
               help="permission group, repeatable (default: all four)")
-@click.option("--name", default="api token")
+@click.option("--name", default=None, help="display name (default: 'api token' / "
+                                            "'operator token')")
 @json_option()
-def create_token(account_id: str, permissions: tuple[str, ...], name: str, as_json: bool) -> None:
+def create_token(account_id: str | None, operator: bool, permissions: tuple[str, ...],
+                 name: str | None, as_json: bool) -> None:
+    """Create a token; its secret is printed once and only its hash is stored."""
+    _account_or_operator(account_id, operator)
+    if operator:
+        if permissions:
+            fail("--permission is for account tokens: an operator token holds every permission")
+        _create_operator_token(name or "operator token", as_json)
+        return
     try:
         groups = parse_groups(list(permissions))
     except ValueError as exc:
         fail(str(exc))
     runtime = runtime_from_env()
     with runtime.db.write() as conn:
-        if not service.account_exists(conn, account_id):
+        if not service.account_exists(conn, str(account_id)):
             fail(f"no account {account_id} (see `creditgate accounts list`)")
-        token = service.create_token(conn, account_id=account_id, permissions=groups or None,
-                                     name=name, now_ms=runtime.clock.now_ms())
+        token = service.create_token(conn, account_id=str(account_id),
+                                     permissions=groups or None, name=name or "api token",
+                                     now_ms=runtime.clock.now_ms())
     emit(as_json, {"id": token.id, "token": token.secret, "permissions": token.permissions},
          token.secret)
 
 
+def _account_or_operator(account_id: str | None, operator: bool) -> None:
+    if operator == (account_id is not None):
+        fail("give exactly one of --account ID or --operator")
+
+
+def _create_operator_token(name: str, as_json: bool) -> None:
+    runtime = runtime_from_env()
+    with runtime.db.write() as conn:
+        token = service.create_operator_token(conn, name=name, now_ms=runtime.clock.now_ms())
+    emit(as_json, {"id": token.id, "token": token.secret, "operator": True}, token.secret)
+
+
 @tokens.command("list")
-@click.option("--account", "account_id", required=True)
+@click.option("--account", "account_id", help="account id (32 hex)")
+@click.option("--operator", is_flag=True, help="the operator tokens instead")
 @json_option()
-def list_tokens(account_id: str, as_json: bool) -> None:
+def list_tokens(account_id: str | None, operator: bool, as_json: bool) -> None:
+    """An account's tokens, or the operator tokens: id, status, permissions, name."""
+    _account_or_operator(account_id, operator)
     runtime = runtime_from_env()
     with runtime.db.read() as conn:
-        if not service.account_exists(conn, account_id):
+        if operator:
+            rows = service.list_operator_tokens(conn)
+        elif not service.account_exists(conn, str(account_id)):
             fail(f"no account {account_id} (see `creditgate accounts list`)")
-        rows = service.list_tokens(conn, account_id=account_id)
-    text = "\n".join(f"{r['id']}  {r['status']:8}  {', '.join(r['permissions'])}  {r['name']}"
+        else:
+            rows = service.list_tokens(conn, account_id=str(account_id))
+    text = "\n".join(f"{r['id']}  {r['status']:8}  "
+                     f"{', '.join(r.get('permissions', ['operator']))}  {r['name']}"
                      for r in rows) or "no tokens"
     emit(as_json, {"tokens": rows}, text)
 
@@ -90,7 +121,8 @@ def revoke_token(token_id: str, as_json: bool) -> None:
     with runtime.db.write() as conn:
         revoked = service.revoke_token(conn, token_id=token_id, now_ms=runtime.clock.now_ms())
     if not revoked:
-        fail(f"no active token {token_id} (see `creditgate tokens list --account …`)")
+        fail(f"no active token {token_id} (see `creditgate tokens list --account …` or "
+             "`--operator`)")
     emit(as_json, {"id": token_id, "status": "revoked"}, f"revoked {token_id}")
 
 

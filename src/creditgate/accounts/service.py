@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from creditgate.accounts.permissions import ALL_GROUPS
-from creditgate.accounts.tables import account_members, accounts, api_tokens, users
+from creditgate.accounts.tables import (
+    account_members,
+    accounts,
+    api_tokens,
+    operator_tokens,
+    users,
+)
 from creditgate.kernel.ids import new_hex_id, new_secret
 
 
@@ -20,12 +26,17 @@ def _sha256(secret: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a token (one account) or a user with a global key (its accounts)."""
+    """Who is calling: a token (one account), a user with a global key (its accounts), or an
+    operator token (every account, every permission, and the operator-only routes)."""
 
-    kind: str  # "token" or "user"
+    kind: str  # "token", "user" or "operator"
     id: str
-    account_ids: frozenset[str]
+    account_ids: frozenset[str]  # empty for an operator: it reaches every existing account
     permissions: frozenset[str]
+
+    @property
+    def operator(self) -> bool:
+        return self.kind == "operator"
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,12 @@ class NewToken:
     secret: str
     account_id: str
     permissions: list[str]
+
+
+@dataclass(frozen=True)
+class NewOperatorToken:
+    id: str
+    secret: str
 
 
 def create_account(conn: Connection, *, name: str, now_ms: int) -> str:
@@ -86,25 +103,65 @@ def list_tokens(conn: Connection, *, account_id: str) -> list[dict[str, Any]]:
 
 
 def revoke_token(conn: Connection, *, token_id: str, now_ms: int) -> bool:
-    """Revoke a token; False when there is no such active token."""
-    result = conn.execute(
+    """Revoke an account or operator token; False when there is no such active token."""
+    account_token = conn.execute(
         update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_ms.is_(None))
         .values(revoked_ms=now_ms)
     )
-    return result.rowcount == 1
+    if account_token.rowcount == 1:
+        return True
+    operator_token = conn.execute(
+        update(operator_tokens)
+        .where(operator_tokens.c.id == token_id, operator_tokens.c.revoked_ms.is_(None))
+        .values(revoked_ms=now_ms)
+    )
+    return operator_token.rowcount == 1
+
+
+def create_operator_token(conn: Connection, *, name: str, now_ms: int) -> NewOperatorToken:
+    """Create an operator token; the secret is returned once and only its hash is kept."""
+    token = NewOperatorToken(id=new_hex_id(), secret=new_secret(40))
+    conn.execute(insert(operator_tokens).values(
+        id=token.id, name=name, secret_sha256=_sha256(token.secret), created_ms=now_ms))
+    return token
+
+
+def list_operator_tokens(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(operator_tokens.c.id, operator_tokens.c.name, operator_tokens.c.created_ms,
+               operator_tokens.c.revoked_ms)
+        .order_by(operator_tokens.c.created_ms, operator_tokens.c.id)
+    ).mappings()
+    return [{"id": r["id"], "name": r["name"], "created_ms": r["created_ms"],
+             "status": "revoked" if r["revoked_ms"] is not None else "active"} for r in rows]
 
 
 def principal_for_token(conn: Connection, secret: str) -> Principal | None:
+    """The principal of an active account or operator token, or None.
+
+    Account tokens are looked up first, so an account token costs the one query it always
+    did; only a secret that is not an account token's also reads the operator tokens."""
     digest = _sha256(secret)
     row = conn.execute(
         select(api_tokens).where(api_tokens.c.secret_sha256 == digest)
+    ).mappings().first()
+    if row is None:
+        return _operator_principal(conn, digest)
+    if row["revoked_ms"] is not None or not hmac.compare_digest(row["secret_sha256"], digest):
+        return None
+    return Principal("token", row["id"], frozenset({row["account_id"]}),
+                     frozenset(row["permissions"].split("\n")))
+
+
+def _operator_principal(conn: Connection, digest: str) -> Principal | None:
+    row = conn.execute(
+        select(operator_tokens).where(operator_tokens.c.secret_sha256 == digest)
     ).mappings().first()
     if row is None or row["revoked_ms"] is not None:
         return None
     if not hmac.compare_digest(row["secret_sha256"], digest):
         return None
-    return Principal("token", row["id"], frozenset({row["account_id"]}),
-                     frozenset(row["permissions"].split("\n")))
+    return Principal("operator", row["id"], frozenset(), frozenset(ALL_GROUPS))
 
 
 def create_user(conn: Connection, *, email: str, account_ids: list[str],

@@ -27,6 +27,18 @@ api_tokens = Table(
     Column("revoked_ms", BigInteger, nullable=True),
 )
 
+# Tokens of the operator (whoever runs this creditgate): they reach every account with every
+# permission and the operator-only routes. Stored like account tokens: only the secret's hash.
+operator_tokens = Table(
+    "operator_tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(256), nullable=False),
+    # SHA-256 of the secret; the secret itself is shown once and never stored.
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger, nullable=True),
+)
+
 users = Table(
     "users", metadata,
     Column("id", String(32), primary_key=True),
