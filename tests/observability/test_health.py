@@ -67,16 +67,20 @@ def test_the_heartbeat_age_limit_is_a_setting(runtime: Runtime, clock: ManualClo
         assert "heartbeat is 90 s old (the limit is 80 s" in _not_ready(client)
 
 
+# The worker branch's head (its migrations need nothing but the core's tables).
+WORKER_HEAD = "0003_worker_periodic_turns"
+
+
 @pytest.fixture
 def one_branch_behind(runtime: Runtime) -> Iterator[None]:
     """The database as if the worker branch's migration were not applied yet (restored after:
     the PostgreSQL database is shared by the session)."""
     with runtime.db.write() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001_core' "
-                          "WHERE version_num = '0002_worker_heartbeats'"))
+                          f"WHERE version_num = '{WORKER_HEAD}'"))
     yield
     with runtime.db.write() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0002_worker_heartbeats' "
+        conn.execute(text(f"UPDATE alembic_version SET version_num = '{WORKER_HEAD}' "
                           "WHERE version_num = '0001_core'"))
 
 
@@ -85,7 +89,7 @@ def test_not_ready_when_migrations_are_behind(client: TestClient, runtime: Runti
     build_worker(runtime).run_once()
     message = _not_ready(client)
     assert "migrations: at 0001_core, " in message
-    assert "the code is at " in message and "0002_worker_heartbeats" in message
+    assert "the code is at " in message and WORKER_HEAD in message
     assert "run `creditgate migrate`" in message
     assert "database: " not in message  # the database itself answered
 

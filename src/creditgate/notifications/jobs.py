@@ -19,5 +19,7 @@ def _email(runtime: Runtime) -> None:
 
 
 def periodic_tasks() -> list[Periodic]:
-    return [Periodic("notifications.deliver_webhooks", EVERY_MS, _deliver),
-            Periodic("notifications.send_emails", EVERY_MS, _email)]
+    # Every worker delivers: each claims its own deliveries (SKIP LOCKED), so more workers
+    # deliver more at once.
+    return [Periodic("notifications.deliver_webhooks", EVERY_MS, _deliver, per_worker=True),
+            Periodic("notifications.send_emails", EVERY_MS, _email, per_worker=True)]

@@ -6,9 +6,6 @@ longer than that stops beating too: its jobs wait, so the service is not ready.
 
 from __future__ import annotations
 
-import os
-import socket
-
 from sqlalchemy import Connection, delete, func, select, update
 
 from creditgate.kernel.clock import DAY_MS
@@ -16,14 +13,11 @@ from creditgate.kernel.db import insert_ignore
 from creditgate.kernel.runtime import Runtime
 from creditgate.worker.runner import Periodic
 from creditgate.worker.tables import worker_heartbeats
+from creditgate.worker.turns import worker_id
 
 BEAT_EVERY_MS = 5_000
 # Rows of workers gone this long are dropped (a restart is a new pid, so a new row).
 FORGET_AFTER_MS = DAY_MS
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:200]
 
 
 def beat(runtime: Runtime, who: str | None = None) -> None:
@@ -40,7 +34,8 @@ def beat(runtime: Runtime, who: str | None = None) -> None:
 
 def periodic() -> Periodic:
     """Registered first, so every pass of the worker beats before its other work."""
-    return Periodic("worker.heartbeat", BEAT_EVERY_MS, lambda runtime: beat(runtime))
+    return Periodic("worker.heartbeat", BEAT_EVERY_MS, lambda runtime: beat(runtime),
+                    per_worker=True)
 
 
 def latest_beat_ms(conn: Connection) -> int | None:

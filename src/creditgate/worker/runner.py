@@ -11,6 +11,7 @@ from creditgate.kernel.metrics import metrics
 from creditgate.kernel.runtime import Runtime
 from creditgate.worker import outbox
 from creditgate.worker.outbox import Job
+from creditgate.worker.turns import take_turn, worker_id
 
 log = logging.getLogger("creditgate.worker")
 
@@ -20,10 +21,14 @@ PeriodicTask = Callable[[Runtime], None]
 
 @dataclass
 class Periodic:
+    """A task run every `every_ms`: once per period across all workers on the database, or,
+    `per_worker`, by each worker (its heartbeat; deliveries, which claim rows of their own)."""
+
     name: str
     every_ms: int
     task: PeriodicTask
     next_run_ms: int = 0
+    per_worker: bool = False
 
 
 @dataclass
@@ -31,6 +36,7 @@ class Worker:
     runtime: Runtime
     handlers: dict[str, JobHandler] = field(default_factory=dict)
     periodic: list[Periodic] = field(default_factory=list)
+    worker_id: str = field(default_factory=worker_id)
 
     def run_once(self) -> int:
         """One pass: due periodic tasks, then every due job. Returns how many jobs ran."""
@@ -38,7 +44,7 @@ class Worker:
         for item in self.periodic:
             if now >= item.next_run_ms:
                 item.next_run_ms = now + item.every_ms
-                self._guard(item.name, lambda item=item: item.task(self.runtime))  # type: ignore[misc]
+                self._guard(item.name, lambda item=item: self._run_periodic(item, now))  # type: ignore[misc]
         ran = 0
         while True:
             batch = outbox.claim(self.runtime.db, now_ms=self.runtime.clock.now_ms())
@@ -66,6 +72,15 @@ class Worker:
         else:
             outbox.complete(db, job, now_ms=clock.now_ms())
             _count(job, "done")
+
+    def _run_periodic(self, item: Periodic, now: int) -> None:
+        if not item.per_worker:
+            turn = take_turn(self.runtime.db, item.name, now_ms=now, every_ms=item.every_ms,
+                             worker=self.worker_id)
+            item.next_run_ms = turn.next_due_ms
+            if not turn.taken:
+                return
+        item.task(self.runtime)
 
     def _guard(self, name: str, call: Callable[[], None]) -> None:
         try:

@@ -31,3 +31,14 @@ worker_heartbeats = Table(
     Column("started_ms", BigInteger, nullable=False),
     Column("beat_ms", BigInteger, nullable=False),
 )
+
+# One row per periodic task that runs once per period however many workers run (worker/turns.py):
+# the worker whose conditional update moves `next_due_ms` on takes the period's turn.
+periodic_turns = Table(
+    "periodic_turns", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("next_due_ms", BigInteger, nullable=False),
+    Column("last_run_ms", BigInteger, nullable=False),
+    Column("last_worker", String(200), nullable=False),
+    Column("runs", BigInteger, nullable=False),
+)
