@@ -70,8 +70,11 @@ def migrate(as_json: bool) -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="port (default 8787)")
 @click.option("--workers", default=1, type=click.IntRange(min=1), show_default=True,
               help="API processes")
+@click.option("--no-worker", "without_worker", is_flag=True,
+              help="serve the API only; `creditgate worker` runs the background work elsewhere")
 @json_option("print a refusal to start as JSON")
-def serve(host: str | None, port: int | None, workers: int, as_json: bool) -> None:
+def serve(host: str | None, port: int | None, workers: int, without_worker: bool,
+          as_json: bool) -> None:
     """Run the API and the background worker."""
     from creditgate import server
     from creditgate.migrations import upgrade
@@ -94,7 +97,8 @@ def serve(host: str | None, port: int | None, workers: int, as_json: bool) -> No
     worker = build_worker(runtime)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True,
                               name="creditgate-worker")
-    thread.start()
+    if not without_worker:
+        thread.start()
     try:
         server.serve("creditgate.app:app_from_env", factory=True, host=host, port=port,
                      workers=workers, log_level="warning",
@@ -106,7 +110,8 @@ def serve(host: str | None, port: int | None, workers: int, as_json: bool) -> No
         raise click.ClickException(f"{exc}; stop what holds it or pass --port") from None
     finally:
         stop.set()
-        thread.join(timeout=10)
+        if thread.is_alive():
+            thread.join(timeout=10)
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
