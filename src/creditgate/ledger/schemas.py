@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from creditgate.kernel.schemas import CentsNumber, Contract
+from creditgate.kernel.schemas import NO_CONTROLS, CentsNumber, Contract
 
 
 class CardSummary(Contract):
@@ -31,3 +31,26 @@ class CreditBalance(Contract):
     payment_method: CardSummary | None = Field(description="The default card")
     topup_config: TopupConfigView
     first_topup_success: bool
+
+
+MAX_GRANT_CENTS = 100_000_000
+MAX_GRANT_ID = 128
+MAX_DESCRIPTION = 500
+
+
+class CreditGrantIn(Contract):
+    amount: int = Field(ge=1, le=MAX_GRANT_CENTS, description="Cents to credit (integer)")
+    id: str = Field(min_length=1, max_length=MAX_GRANT_ID, pattern=NO_CONTROLS,
+                    description="Your idempotency key: the same id again answers the same "
+                                "grant and posts nothing")
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION,
+                                    description="Shown in the transactions; default "
+                                                "'credit grant'")
+
+
+class CreditGrant(Contract):
+    id: str = Field(description="The grant's id as sent")
+    amount: int = Field(description="Cents credited")
+    description: str
+    created_on: int = Field(description="Unix ms")
+    transaction_id: str = Field(description="The ledger entry (GET …/transactions)")
