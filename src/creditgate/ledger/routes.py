@@ -19,8 +19,15 @@ from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.kernel.schemas import documented
 from creditgate.kernel.services import ServiceKey
 from creditgate.kernel.validation import read_json_object
+from creditgate.ledger import transactions
 from creditgate.ledger.grants import grant_credit
-from creditgate.ledger.schemas import CreditBalance, CreditGrant, CreditGrantIn
+from creditgate.ledger.schemas import (
+    CreditBalance,
+    CreditGrant,
+    CreditGrantIn,
+    TransactionsEnvelope,
+    TransactionsQuery,
+)
 from creditgate.ledger.service import balance_microcents
 from creditgate.ledger.validation import read_grant
 
@@ -63,3 +70,15 @@ async def post_credits(request: Request, account_id: str,
                        _: Principal = operator_guard()) -> JSONResponse:
     wanted = read_grant(await read_json_object(request))
     return ok(await run_in_threadpool(grant_credit, runtime_of(request), account_id, wanted))
+
+
+@router.get("/accounts/{account_id}/ai-gateway/billing/transactions", **documented(
+    query=TransactionsQuery, errors=(errors.INVALID_FIELD,),
+    also={200: {"model": TransactionsEnvelope,
+                "description": "The account's ledger entries, newest first"}}))
+async def get_transactions(request: Request,
+                           account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    query = transactions.parse_query(request.query_params)
+    result, info = await run_in_threadpool(transactions.list_transactions,
+                                           runtime_of(request), account_id, query)
+    return ok(result, result_info=info)
