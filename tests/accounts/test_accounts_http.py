@@ -18,6 +18,9 @@ from creditgate.accounts.permissions import (
 from creditgate.accounts.tables import accounts, api_tokens
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
+from creditgate.notifications import endpoints
+from creditgate.notifications.tables import webhook_endpoints
+from creditgate.notifications.validation import WebhookRequest
 from tests.conftest import Account, MakeAccount, error_of
 from tests.helpers import balance_microcents
 
@@ -78,15 +81,33 @@ def test_an_account_token_sees_only_its_own_account(client: Any, make_account: M
     assert {a["id"] for a in everyone} == {mine.id, other.id}
 
 
-def _operator_routes(account: Account) -> list[tuple[str, str, dict[str, Any]]]:
+def _operator_routes(account: Account, hook: str) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         ("POST", f"{API}/accounts", {"name": "intruder"}),
         ("PUT", f"{API}/accounts/{account.id}", {"name": "renamed"}),
         ("POST", account.url("ai-gateway/billing/credits"), {"amount": 100, "id": "g1"}),
+        ("POST", f"{API}/billing/webhooks", {"url": "https://hooks.example/in"}),
+        ("GET", f"{API}/billing/webhooks", {}),
+        ("GET", f"{API}/billing/webhooks/{hook}", {}),
+        ("DELETE", f"{API}/billing/webhooks/{hook}", {}),
+        ("GET", f"{API}/billing/webhooks/{hook}/deliveries", {}),
+        ("POST", f"{API}/billing/webhooks/{hook}/deliveries/whd_x/redeliver", {}),
     ]
 
 
-OPERATOR_ROUTE_COUNT = 3
+OPERATOR_ROUTE_COUNT = 9
+
+
+def test_the_operator_routes_are_all_listed(client: Any) -> None:
+    """Every route an operator token alone may call is in the parametrization below."""
+    paths = client.get(f"{API}/openapi.json").json()["paths"]
+    guarded = {(method.upper(), path) for path, ops in paths.items()
+               for method, op in ops.items()
+               if "operator token only" in op.get("description", "").lower()}
+    listed = {(method, url.replace("a" * 32, "{account_id}")) for method, url, _ in
+              _operator_routes(Account("a" * 32, "", {}), "{webhook_id}")}
+    listed = {(m, u.replace("whd_x", "{delivery_id}")) for m, u in listed}
+    assert guarded == listed
 
 
 @pytest.mark.parametrize("route", range(OPERATOR_ROUTE_COUNT))
@@ -94,13 +115,16 @@ def test_account_tokens_get_403_on_every_operator_route(client: Any, runtime: Ru
                                                         make_account: MakeAccount,
                                                         route: int) -> None:
     account = make_account(name="kept")
-    method, url, body = _operator_routes(account)[route]
-    response = client.request(method, url, json=body, headers=account.headers)
+    hook = endpoints.create(runtime, None, WebhookRequest("https://hooks.example/ops", []))
+    method, url, body = _operator_routes(account, hook["id"])[route]
+    response = client.request(method, url, json=body or None, headers=account.headers)
     assert response.status_code == 403, response.text
     assert error_of(response)["code"] == 10000
     assert "operator token" in error_of(response)["message"]
     with runtime.db.read() as conn:
         assert conn.execute(select(accounts.c.name)).scalars().all() == ["kept"]
+        assert conn.execute(select(webhook_endpoints.c.id, webhook_endpoints.c.status)).all() \
+            == [(hook["id"], "enabled")]
     assert balance_microcents(runtime, account.id) == 0
 
 

@@ -60,6 +60,7 @@ async def verify_token(principal: CurrentPrincipal) -> JSONResponse:
     errors.AUTH_MISSING, errors.AUTH_FORBIDDEN, errors.INTERNAL)))
 async def post_account(request: Request,
                        _: Principal = operator_guard()) -> JSONResponse:
+    """Operator token only: create an account."""
     name = read_account(await read_json_object(request))
     return ok(await run_in_threadpool(management.create_account, runtime_of(request), name))
 
@@ -84,6 +85,7 @@ async def get_account(request: Request, account_id: str,
 @router.put(ACCOUNT, **documented(Account, body=AccountUpdateIn))
 async def put_account(request: Request, account_id: str,
                       _: Principal = operator_guard()) -> JSONResponse:
+    """Operator token only: rename an account."""
     given, name = read_account_update(await read_json_object(request))
     return ok(await run_in_threadpool(management.rename_account, runtime_of(request),
                                       account_id, given, name))

@@ -68,6 +68,7 @@ async def get_credit_balance(request: Request,
     CreditGrant, body=CreditGrantIn, errors=(errors.CONFLICT,)))
 async def post_credits(request: Request, account_id: str,
                        _: Principal = operator_guard()) -> JSONResponse:
+    """Operator token only: grant credit in cents, idempotent by `id`."""
     wanted = read_grant(await read_json_object(request))
     return ok(await run_in_threadpool(grant_credit, runtime_of(request), account_id, wanted))
 
