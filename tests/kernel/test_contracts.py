@@ -267,6 +267,7 @@ GRANTS: Examples = [
     ({"amount": 5, "id": "i" * 129}, False),
     ({"amount": 5, "id": "a\nb"}, False),
     ({"amount": 5, "id": "x", "description": "d" * 501}, False),
+    ({"amount": 5, "id": "x", "description": "nul\u0000"}, False),
     ({"amount": 5, "id": "x", "extra": True}, False),
 ]
 

@@ -46,6 +46,7 @@ class CreditGrantIn(Contract):
                     description="Your idempotency key: the same id again answers the same "
                                 "grant and posts nothing")
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION,
+                                    pattern=NO_CONTROLS,
                                     description="Shown in the transactions; default "
                                                 "'credit grant'")
 

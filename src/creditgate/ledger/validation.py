@@ -31,7 +31,8 @@ def read_grant(body: dict[str, Any]) -> GrantRequest:
     description = body.get("description")
     if description is None:
         return GrantRequest(grant_id, amount, "credit grant")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+    if (not isinstance(description, str) or len(description) > MAX_DESCRIPTION
+            or CONTROLS.search(description)):
         raise invalid("/description", f"must be a string of at most {MAX_DESCRIPTION} "
-                                      "characters")
+                                      "characters, without control characters")
     return GrantRequest(grant_id, amount, description)
