@@ -174,8 +174,14 @@ def operator_guard() -> Any:
 
 async def authenticate(runtime: Runtime, headers: Mapping[str, str], account_id: str,
                        permission: str) -> None:
-    """Refuse unless the request's credentials may act on the account with the permission."""
-    await authenticated(runtime, headers, account_id, permission)
+    """Refuse unless the request's credentials may act on the account with the permission.
+
+    The fast lane's check: an account token's stays one cached lookup and a set test."""
+    principal = await principal_from(runtime, headers)
+    if principal.operator:
+        await _require_existing(runtime, account_id)
+        return
+    require(principal, account_id, permission)
 
 
 async def authenticated(runtime: Runtime, headers: Mapping[str, str], account_id: str,
@@ -183,13 +189,17 @@ async def authenticated(runtime: Runtime, headers: Mapping[str, str], account_id
     """The request's principal, once it may act on the account with the permission."""
     principal = await principal_from(runtime, headers)
     if principal.operator:
-        # Only operators pay for this read: an account token's check stays in memory.
-        if not await run_in_threadpool(_account_exists, runtime, account_id):
-            raise ApiError(errors.ACCOUNT_UNREACHABLE,
-                           "Unauthorized to access requested resource")
+        await _require_existing(runtime, account_id)
         return principal
     require(principal, account_id, permission)
     return principal
+
+
+async def _require_existing(runtime: Runtime, account_id: str) -> None:
+    """An operator reaches every account that exists; one that does not answers as for any
+    token. Only operators pay for this read: an account token's check stays in memory."""
+    if not await run_in_threadpool(_account_exists, runtime, account_id):
+        raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
 
 
 def _account_exists(runtime: Runtime, account_id: str) -> bool:
