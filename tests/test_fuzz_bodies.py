@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Table
 from starlette.testclient import TestClient
 
+from creditgate.accounts import service as accounts_service
+from creditgate.accounts.permissions import GROUP_IDS
 from creditgate.app import create_app
 from creditgate.composition import build_runtime
 from creditgate.invoices.links import pdf_url
@@ -83,6 +85,7 @@ class Scene:
     clients: dict[str, TestClient]  # "fast": the app as served; "framework": no fast lane
     hold_id: str = "h-fuzz"
     topup_id: str = ""
+    operator_headers: dict[str, str] = field(default_factory=dict)
     db_name: str = ""
     # Every table after the last request: nothing else writes, so it is the state before the
     # next one (one snapshot per request instead of two).
@@ -109,6 +112,9 @@ def scene(runtime: Runtime, account: Account, client: TestClient) -> Iterator[Sc
         s.topup_id = s.call("POST", f"{BILLING}/topup", {"amount": 5000})["payment_intent_id"]
         s.call("POST", f"{BILLING}/authorizations", {"id": s.hold_id, "amount": 500})
         s.call("POST", "billing/profile", PROFILE)
+        with runtime.db.write() as conn:
+            operator = accounts_service.create_operator_token(conn, name="fuzz", now_ms=START)
+        s.operator_headers = {"Authorization": f"Bearer {operator.secret}"}
         yield s
 
 
@@ -134,6 +140,7 @@ class Call:
     headers: tuple[tuple[str, bytes], ...] = ()
     signed: bool = False  # a Stripe webhook: sign the body, so it reaches the handler
     query: str = ""
+    operator: bool = False  # sent with the scene's operator token instead of the account's
 
     def __repr__(self) -> str:
         body = self.body if self.body is None or len(self.body) <= 300 else (
@@ -159,7 +166,9 @@ def stripe_signature(payload: bytes) -> str:
 
 def send(scene: Scene, call: Call) -> Any:
     headers: dict[str, str | bytes] = {}
-    if not call.path.startswith("/"):
+    if call.operator:
+        headers.update(scene.operator_headers)
+    elif not call.path.startswith("/"):
         headers.update(scene.account.headers)
     if call.body is not None:
         headers["content-type"] = "application/json"
@@ -276,6 +285,7 @@ class BodyRoute:
     # Every field in turn before the random search (off where another route runs the same
     # checks on the same fields).
     field_by_field: bool = True
+    operator: bool = False  # an operator-only route: sent with the operator token
 
 
 def _usage(_: Scene) -> list[Any]:
@@ -333,6 +343,19 @@ BODY_ROUTES = [
         {"billing_email": "ap@engines.example", "secondary_billing_email": "x@y.example",
          "preferred_locale": "en-GB"}]),
     BodyRoute("stripe-webhook", "POST", "/webhooks/stripe", _webhook, signed=True),
+    BodyRoute("account-create", "POST", "/client/v4/accounts", lambda _: [
+        {"name": "Fuzz Co"}, {"name": "Fuzz Co", "type": "standard", "standalone": True}],
+        operator=True),
+    BodyRoute("account-update", "PUT", "/client/v4/accounts/{account}", lambda s: [
+        {"id": s.account.id, "name": "Renamed", "type": "standard"}], operator=True),
+    BodyRoute("token-create", "POST", "tokens", lambda s: [
+        {"name": "fuzz", "policies": [{"effect": "allow", "permission_groups": [
+            {"id": GROUP_IDS["AI Gateway Read"]}],
+            "resources": {f"com.cloudflare.api.account.{s.account.id}": "*"}}]}]),
+    BodyRoute("credit-grant", "POST", f"{BILLING}/credits", lambda _: [
+        {"amount": 100, "id": "fuzz-grant", "description": "fuzz"}], operator=True),
+    BodyRoute("operator-webhook", "POST", "/client/v4/billing/webhooks", lambda _: [
+        {"url": "https://hooks.example/fuzz", "events": ["balance.low"]}], operator=True),
 ]
 
 # Path segments: the real one most of the time, else hostile text (percent-encoded).
@@ -357,15 +380,17 @@ def _storage_only(scene: Scene) -> bool:
 def body_calls(draw: st.DrawFn, route: BodyRoute, scene: Scene) -> Call:
     body = draw(st.one_of(*(bodies(example) for example in route.examples(scene))))
     hold = draw(_segment(scene.hold_id)) if "{hold}" in route.path else ""
-    return Call(route.method, route.path.replace("{hold}", hold), body,
-                draw(st.sampled_from(route.lanes)), draw(route.headers), route.signed)
+    path = route.path.replace("{hold}", hold).replace("{account}", scene.account.id)
+    return Call(route.method, path, body, draw(st.sampled_from(route.lanes)),
+                draw(route.headers), route.signed, operator=route.operator)
 
 
 def explicit_body_calls(route: BodyRoute, scene: Scene) -> list[Call]:
     if not route.field_by_field:
         return []
-    path = route.path.replace("{hold}", scene.hold_id)
-    calls = [Call(route.method, path, body, route.lanes[-1], signed=route.signed)
+    path = route.path.replace("{hold}", scene.hold_id).replace("{account}", scene.account.id)
+    calls = [Call(route.method, path, body, route.lanes[-1], signed=route.signed,
+                  operator=route.operator)
              for example in route.examples(scene)
              for body in field_by_field(example, storage_only=_storage_only(scene))]
     if "{hold}" in route.path:
@@ -419,6 +444,15 @@ QUERY_ROUTES = [
                binary_ok=True),
     QueryRoute("account-invoice-pdf", f"{BILLING}/invoices/{{invoice}}/pdf", binary_ok=True),
     QueryRoute("authorization", f"{BILLING}/authorizations/{{hold}}"),
+    QueryRoute("transactions", f"{BILLING}/transactions", lambda _: {
+        "kind": ["usage", "grant,topup"], "start_time": [str(START - HOUR_MS), "0"],
+        "end_time": [str(START + HOUR_MS)], "per_page": ["2", "100"],
+        "cursor": ["bGUxOjk5OTk"]}),  # "le1:9999"
+    QueryRoute("accounts", "/client/v4/accounts", lambda _: {
+        "name": ["test", "%"], "page": ["1", "2"], "per_page": ["20", "100"],
+        "direction": ["asc", "desc"]}),
+    QueryRoute("tokens", "tokens", lambda _: {
+        "page": ["1", "2"], "per_page": ["20", "100"], "direction": ["asc", "desc"]}),
 ]
 
 

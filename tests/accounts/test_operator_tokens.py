@@ -45,6 +45,11 @@ def test_an_operator_reaches_every_account_with_every_permission(
                             json={"events": [{"id": "e1", "cost": 1}]})
         assert write.status_code == 200, write.text
         assert balance_microcents(runtime, account.id) == -1_000_000
+        # The fast lane (authorize, capture, void) takes it too: past the credentials, the
+        # hold is judged on the (negative) balance.
+        hold = client.post(account.url("ai-gateway/billing/authorizations"), headers=headers,
+                           json={"id": "h1", "amount": 1})
+        assert hold.status_code == 402 and error_of(hold)["code"] == 2001, hold.text
     verify = client.get("/client/v4/user/tokens/verify", headers=headers).json()["result"]
     assert verify["status"] == "active"
 

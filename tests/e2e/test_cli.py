@@ -62,6 +62,31 @@ def test_operator_tokens_create_list_revoke(cli_server: Server) -> None:
     assert neither.returncode != 0 and "exactly one" in neither.stderr
 
 
+def test_accounts_show(cli_server: Server) -> None:
+    cli_server.cli("credits", "grant", "--account", cli_server.account_id, "--amount", "250")
+    cli_server.cli("tokens", "create", "--account", cli_server.account_id)
+    shown = cli_server.cli_json("accounts", "show", cli_server.account_id)
+    assert {k: shown[k] for k in ("id", "name", "balance", "active_tokens")} == {
+        "id": cli_server.account_id, "name": "cli", "balance": 250, "active_tokens": 1}
+    missing = cli_server.cli("accounts", "show", "0" * 32, check=False)
+    assert missing.returncode != 0 and "no account" in missing.stderr
+
+
+def test_credits_history(cli_server: Server) -> None:
+    for amount, reference in (("300", "a"), ("-100", "b")):
+        cli_server.cli("credits", "grant", "--account", cli_server.account_id,
+                       "--amount", amount, "--reference", reference)
+    entries = cli_server.cli_json("credits", "history", "--account",
+                                  cli_server.account_id)["transactions"]
+    assert [(e["amount"], e["balance_after"], e["reference"]) for e in entries] == [
+        (-100, 200, "grant:b"), (300, 300, "grant:a")]
+    one = cli_server.cli_json("credits", "history", "--account", cli_server.account_id,
+                              "--limit", "1")["transactions"]
+    assert [e["reference"] for e in one] == ["grant:b"]
+    missing = cli_server.cli("credits", "history", "--account", "0" * 32, check=False)
+    assert missing.returncode != 0 and "no account" in missing.stderr
+
+
 def test_credits_grant_is_idempotent_by_reference(cli_server: Server) -> None:
     args = ("credits", "grant", "--account", cli_server.account_id, "--amount", "2500",
             "--reference", "promo-1")

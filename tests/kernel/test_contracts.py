@@ -20,7 +20,11 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
+from creditgate.accounts.schemas import AccountIn, AccountUpdateIn, TokenIn, TokenUpdateIn
+from creditgate.accounts.validation import read_account, read_account_update, read_token
 from creditgate.kernel.errors import ApiError
+from creditgate.ledger.schemas import CreditGrantIn
+from creditgate.ledger.validation import read_grant
 from creditgate.limits.schemas import AuthorizationIn, CaptureIn, SpendingLimitIn, VoidIn
 from creditgate.limits.validation import read_capture, read_empty, read_hold, read_limit
 from creditgate.notifications.schemas import AlertsIn, WebhookIn
@@ -200,6 +204,74 @@ ALERTS: Examples = [
 ]
 
 
+ACCOUNTS: Examples = [
+    ({"name": "Acme"}, True),
+    ({"name": "Acme", "type": "standard", "standalone": True}, True),
+    ({"name": "Acme", "type": None}, True),
+    ({"name": ""}, False),
+    ({"name": "n" * 257}, False),
+    ({"name": "a\u0085b"}, False),
+    ({"name": 5}, False),
+    ({"name": "Acme", "type": "free"}, False),
+    ({"name": "Acme", "standalone": False}, False),
+    ({}, False),
+    ({"name": "Acme", "unit": {"id": "u"}}, False),
+]
+ACCOUNT_UPDATES: Examples = [
+    ({"id": "a" * 32, "name": "Acme", "type": "standard"}, True),
+    ({"name": "Acme"}, True),
+    ({"id": 5, "name": "Acme"}, False),
+    ({"id": "a" * 32}, False),
+    ({"name": "Acme", "settings": {}}, False),
+]
+TOKEN_ACCOUNT = "a" * 32
+_RESOURCES = {f"com.cloudflare.api.account.{TOKEN_ACCOUNT}": "*"}
+_GROUP = {"id": "e775445ffeb55a18b73443d1c247696d"}
+TOKENS: Examples = [
+    ({"name": "t", "policies": [{"effect": "allow", "permission_groups": [_GROUP],
+                                 "resources": _RESOURCES}]}, True),
+    ({"name": "t", "policies": [{"effect": "allow", "resources": _RESOURCES,
+                                 "permission_groups": [{**_GROUP, "name": "AI Gateway Read",
+                                                        "meta": {"label": "x"}}]}]}, True),
+    ({"name": "t", "policies": [{"effect": "deny", "permission_groups": [_GROUP],
+                                 "resources": _RESOURCES}]}, False),
+    ({"name": "t", "policies": [{"effect": "allow", "permission_groups": [],
+                                 "resources": _RESOURCES}]}, False),
+    ({"name": "t", "policies": [{"effect": "allow", "permission_groups": [_GROUP],
+                                 "resources": {**_RESOURCES, "x": "*"}}]}, False),
+    ({"name": "t", "policies": [{"effect": "allow", "permission_groups": [_GROUP],
+                                 "resources": {next(iter(_RESOURCES)): "read"}}]}, False),
+    ({"name": "t", "policies": []}, False),
+    ({"name": "t"}, False),
+    ({"policies": [{"effect": "allow", "permission_groups": [_GROUP],
+                    "resources": _RESOURCES}]}, False),
+    ({"name": "t", "policies": [{"effect": "allow", "permission_groups": [_GROUP],
+                                 "resources": _RESOURCES, "x": 1}]}, False),
+]
+TOKEN_UPDATES: Examples = [
+    *TOKENS,
+    ({"name": "t", "status": "active", "policies": [
+        {"effect": "allow", "permission_groups": [_GROUP], "resources": _RESOURCES}]}, True),
+    ({"name": "t", "status": "disabled", "policies": [
+        {"effect": "allow", "permission_groups": [_GROUP], "resources": _RESOURCES}]}, False),
+]
+GRANTS: Examples = [
+    ({"amount": 2500, "id": "welcome-1"}, True),
+    ({"amount": 1, "id": "x", "description": "promo"}, True),
+    ({"amount": 100_000_000, "id": "x", "description": None}, True),
+    ({"amount": 0, "id": "x"}, False),
+    ({"amount": 100_000_001, "id": "x"}, False),
+    ({"amount": "5", "id": "x"}, False),
+    ({"amount": 5}, False),
+    ({"amount": 5, "id": ""}, False),
+    ({"amount": 5, "id": "i" * 129}, False),
+    ({"amount": 5, "id": "a\nb"}, False),
+    ({"amount": 5, "id": "x", "description": "d" * 501}, False),
+    ({"amount": 5, "id": "x", "description": "nul\u0000"}, False),
+    ({"amount": 5, "id": "x", "extra": True}, False),
+]
+
+
 def _batch(body: dict[str, Any]) -> None:
     read_batch_json(orjson.dumps(body), now_ms=NOW_MS, catalog=CATALOG)
 
@@ -218,6 +290,11 @@ CASES: list[tuple[type[BaseModel], Callable[[Any], Any], Examples]] = [
     (BillingEmailIn, lambda b: read_profile(b, allowed=EMAIL_ONLY_FIELDS), EMAIL_ONLY),
     (WebhookIn, read_webhook, WEBHOOKS),
     (AlertsIn, read_alerts, ALERTS),
+    (AccountIn, read_account, ACCOUNTS),
+    (AccountUpdateIn, read_account_update, ACCOUNT_UPDATES),
+    (TokenIn, lambda b: read_token(b, TOKEN_ACCOUNT), TOKENS),
+    (TokenUpdateIn, lambda b: read_token(b, TOKEN_ACCOUNT, update=True), TOKEN_UPDATES),
+    (CreditGrantIn, read_grant, GRANTS),
 ]
 
 

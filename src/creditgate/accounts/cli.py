@@ -42,6 +42,27 @@ def list_accounts(as_json: bool) -> None:
     emit(as_json, {"accounts": listed}, text)
 
 
+@accounts.command("show")
+@click.argument("account_id")
+@json_option()
+def show_account(account_id: str, as_json: bool) -> None:
+    """One account: id, name, created (UTC), balance (cents) and its active tokens."""
+    runtime = runtime_from_env()
+    with runtime.db.read() as conn:
+        row = service.get_account(conn, account_id)
+        if row is None:
+            fail(f"no account {account_id} (see `creditgate accounts list`)")
+        balance = service.balance_of(conn, account_id)
+        tokens = [t for t in service.list_tokens(conn, account_id=account_id)
+                  if t["status"] == "active"]
+    shown = {"id": row["id"], "name": row["name"], "created": iso_utc(row["created_ms"]),
+             # balance: cents, as the credit-balance route answers it.
+             "balance": microcents_to_cents_number(balance), "active_tokens": len(tokens)}
+    text = (f"{shown['id']}  {shown['name']}\ncreated {shown['created']}\n"
+            f"balance {shown['balance']} cents\n{len(tokens)} active token(s)")
+    emit(as_json, shown, text)
+
+
 @click.group()
 def tokens() -> None:
     """Create, list and revoke API tokens."""

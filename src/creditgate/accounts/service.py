@@ -7,7 +7,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from creditgate.accounts.permissions import ALL_GROUPS
 from creditgate.accounts.tables import (
@@ -186,3 +186,88 @@ def principal_for_global_key(conn: Connection, email: str, key: str) -> Principa
         select(account_members.c.account_id).where(account_members.c.user_id == row["id"])
     ).scalars()
     return Principal("user", row["id"], frozenset(members), frozenset(ALL_GROUPS))
+
+
+def find_accounts(conn: Connection, *, name: str | None, ids: frozenset[str] | None,
+                  offset: int, limit: int, descending: bool) -> tuple[list[dict[str, Any]], int]:
+    """A page of accounts by creation time, and how many match in all.
+
+    `name`: only names containing it (case-insensitive); `ids`: only these (None: all)."""
+    where = []
+    if name:
+        where.append(func.lower(accounts.c.name).contains(name.lower(), autoescape=True))
+    if ids is not None:
+        where.append(accounts.c.id.in_(sorted(ids)))
+    total = int(conn.execute(select(func.count()).select_from(accounts).where(*where))
+                .scalar_one())
+    order = ((accounts.c.created_ms.desc(), accounts.c.id.desc()) if descending
+             else (accounts.c.created_ms, accounts.c.id))
+    rows = conn.execute(select(accounts.c.id, accounts.c.name, accounts.c.created_ms)
+                        .where(*where).order_by(*order).offset(offset).limit(limit)
+                        ).mappings().all()
+    return [dict(row) for row in rows], total
+
+
+def get_account(conn: Connection, account_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(accounts.c.id, accounts.c.name, accounts.c.created_ms)
+                       .where(accounts.c.id == account_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def balance_of(conn: Connection, account_id: str) -> int:
+    """The running balance in microcents (0 for an unknown account)."""
+    balance = conn.execute(select(accounts.c.balance_microcents)
+                           .where(accounts.c.id == account_id)).scalar_one_or_none()
+    return int(balance or 0)
+
+
+def rename_account(conn: Connection, account_id: str, name: str) -> bool:
+    result = conn.execute(update(accounts).where(accounts.c.id == account_id).values(name=name))
+    return result.rowcount == 1
+
+
+def active_tokens(conn: Connection, *, account_id: str, offset: int, limit: int,
+                  descending: bool) -> tuple[list[dict[str, Any]], int]:
+    """A page of the account's active (unrevoked) tokens by creation, and their count."""
+    where = (api_tokens.c.account_id == account_id, api_tokens.c.revoked_ms.is_(None))
+    total = int(conn.execute(select(func.count()).select_from(api_tokens).where(*where))
+                .scalar_one())
+    order = ((api_tokens.c.created_ms.desc(), api_tokens.c.id.desc()) if descending
+             else (api_tokens.c.created_ms, api_tokens.c.id))
+    rows = conn.execute(select(*_TOKEN_COLUMNS).where(*where).order_by(*order)
+                        .offset(offset).limit(limit)).mappings().all()
+    return [_token_row(row) for row in rows], total
+
+
+def active_token(conn: Connection, *, account_id: str, token_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(*_TOKEN_COLUMNS).where(
+        api_tokens.c.id == token_id, api_tokens.c.account_id == account_id,
+        api_tokens.c.revoked_ms.is_(None))).mappings().first()
+    return None if row is None else _token_row(row)
+
+
+def update_token(conn: Connection, *, account_id: str, token_id: str, name: str,
+                 permissions: list[str]) -> bool:
+    """Rename an active token and replace its permission groups; False if there is none."""
+    result = conn.execute(update(api_tokens).where(
+        api_tokens.c.id == token_id, api_tokens.c.account_id == account_id,
+        api_tokens.c.revoked_ms.is_(None)).values(name=name, permissions="\n".join(permissions)))
+    return result.rowcount == 1
+
+
+def revoke_account_token(conn: Connection, *, account_id: str, token_id: str,
+                         now_ms: int) -> bool:
+    """Revoke one of the account's active tokens; False if it has no such token."""
+    result = conn.execute(update(api_tokens).where(
+        api_tokens.c.id == token_id, api_tokens.c.account_id == account_id,
+        api_tokens.c.revoked_ms.is_(None)).values(revoked_ms=now_ms))
+    return result.rowcount == 1
+
+
+_TOKEN_COLUMNS = (api_tokens.c.id, api_tokens.c.name, api_tokens.c.permissions,
+                  api_tokens.c.created_ms)
+
+
+def _token_row(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "permissions": row["permissions"].split("\n"),
+            "created_ms": row["created_ms"]}

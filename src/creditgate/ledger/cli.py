@@ -1,14 +1,19 @@
-"""`creditgate credits grant`"""
+"""`creditgate credits grant|history`"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from creditgate.kernel.clock import iso_utc
 from creditgate.kernel.commands import emit, fail, json_option, runtime_from_env
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_cents_number
-from creditgate.ledger.service import post_entry
+from creditgate.ledger.schemas import KINDS, MAX_TRANSACTIONS_PER_PAGE
+from creditgate.ledger.service import balance_microcents, post_entry
+from creditgate.ledger.transactions import TransactionFilter, list_transactions
 
 
 @click.group()
@@ -42,3 +47,30 @@ def grant(account_id: str, amount: int, description: str, reference: str | None,
     emit(as_json, {"account": account_id, "amount": amount, "applied": applied,
                    "reference": ref, "balance": cents},
          f"{'granted' if applied else 'already granted'} {amount} cents; balance {cents} cents")
+
+
+@credits.command("history")
+@click.option("--account", "account_id", required=True)
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS),
+              help="only these kinds (repeatable)")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="newest entries to show")
+@json_option()
+def history(account_id: str, kinds: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """The account's ledger entries, newest first (as GET …/transactions answers them)."""
+    runtime = runtime_from_env()
+    with runtime.db.read() as conn:
+        if balance_microcents(conn, account_id) is None:
+            fail(f"no account {account_id} (see `creditgate accounts list`)")
+    entries: list[dict[str, Any]] = []
+    before: int | None = None
+    while len(entries) < limit:
+        page, info = list_transactions(runtime, account_id, TransactionFilter(
+            kinds, None, None, min(limit - len(entries), MAX_TRANSACTIONS_PER_PAGE), before))
+        entries += page
+        if not info["has_more"]:
+            break
+        before = int(page[-1]["id"])
+    text = "\n".join(f"{iso_utc(e['time'])}  {e['kind']:10} {e['amount']:>14} cents  "
+                     f"balance {e['balance_after']:>14}  {e['reference']}" for e in entries)
+    emit(as_json, {"transactions": entries}, text or "no entries")

@@ -1,4 +1,4 @@
-"""GET /accounts/{account_id}/ai-gateway/billing/credit-balance"""
+"""The credit balance, credit grants (operator) and the transactions of an account."""
 
 from __future__ import annotations
 
@@ -9,15 +9,27 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from creditgate.accounts.auth import account_guard
+from creditgate.accounts.auth import account_guard, operator_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ
+from creditgate.accounts.service import Principal
+from creditgate.kernel import errors
 from creditgate.kernel.envelope import JSONResponse, ok
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime, runtime_of
 from creditgate.kernel.schemas import documented
 from creditgate.kernel.services import ServiceKey
-from creditgate.ledger.schemas import CreditBalance
+from creditgate.kernel.validation import read_json_object
+from creditgate.ledger import transactions
+from creditgate.ledger.grants import grant_credit
+from creditgate.ledger.schemas import (
+    CreditBalance,
+    CreditGrant,
+    CreditGrantIn,
+    TransactionsEnvelope,
+    TransactionsQuery,
+)
 from creditgate.ledger.service import balance_microcents
+from creditgate.ledger.validation import read_grant
 
 router = APIRouter(tags=["ledger"])
 
@@ -50,3 +62,24 @@ def credit_balance(runtime: Runtime, account_id: str) -> dict[str, Any]:
 async def get_credit_balance(request: Request,
                              account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
     return ok(await run_in_threadpool(credit_balance, runtime_of(request), account_id))
+
+
+@router.post("/accounts/{account_id}/ai-gateway/billing/credits", **documented(
+    CreditGrant, body=CreditGrantIn, errors=(errors.CONFLICT,)))
+async def post_credits(request: Request, account_id: str,
+                       _: Principal = operator_guard()) -> JSONResponse:
+    """Operator token only: grant credit in cents, idempotent by `id`."""
+    wanted = read_grant(await read_json_object(request))
+    return ok(await run_in_threadpool(grant_credit, runtime_of(request), account_id, wanted))
+
+
+@router.get("/accounts/{account_id}/ai-gateway/billing/transactions", **documented(
+    query=TransactionsQuery, errors=(errors.INVALID_FIELD,),
+    also={200: {"model": TransactionsEnvelope,
+                "description": "The account's ledger entries, newest first"}}))
+async def get_transactions(request: Request,
+                           account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    query = transactions.parse_query(request.query_params)
+    result, info = await run_in_threadpool(transactions.list_transactions,
+                                           runtime_of(request), account_id, query)
+    return ok(result, result_info=info)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
-from creditgate.kernel.schemas import CentsNumber, Contract
+from creditgate.kernel.schemas import NO_CONTROLS, CentsNumber, Contract, Envelope
 
 
 class CardSummary(Contract):
@@ -31,3 +33,83 @@ class CreditBalance(Contract):
     payment_method: CardSummary | None = Field(description="The default card")
     topup_config: TopupConfigView
     first_topup_success: bool
+
+
+MAX_GRANT_CENTS = 100_000_000
+MAX_GRANT_ID = 128
+MAX_DESCRIPTION = 500
+
+
+class CreditGrantIn(Contract):
+    amount: int = Field(ge=1, le=MAX_GRANT_CENTS, description="Cents to credit (integer)")
+    id: str = Field(min_length=1, max_length=MAX_GRANT_ID, pattern=NO_CONTROLS,
+                    description="Your idempotency key: the same id again answers the same "
+                                "grant and posts nothing")
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION,
+                                    pattern=NO_CONTROLS,
+                                    description="Shown in the transactions; default "
+                                                "'credit grant'")
+
+
+class CreditGrant(Contract):
+    id: str = Field(description="The grant's id as sent")
+    amount: int = Field(description="Cents credited")
+    description: str
+    created_on: int = Field(description="Unix ms")
+    transaction_id: str = Field(description="The ledger entry (GET …/transactions)")
+
+
+# Ledger entry kinds as stored and answered.
+KINDS = ("grant", "topup", "auto_topup", "usage", "adjustment")
+MAX_TRANSACTIONS_PER_PAGE = 100
+MAX_CURSOR = 64
+
+
+class TransactionsQuery(Contract):
+    kind: str | None = Field(default=None, max_length=100, pattern=NO_CONTROLS,
+                             description="Comma-separated kinds to keep: " + ", ".join(KINDS))
+    start_time: int | None = Field(default=None, ge=0, lt=10**14,
+                                   description="Unix ms, inclusive")
+    end_time: int | None = Field(default=None, ge=0, lt=10**14,
+                                 description="Unix ms, exclusive")
+    per_page: int | None = Field(default=None, ge=1, le=MAX_TRANSACTIONS_PER_PAGE,
+                                 description="Default 50")
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR, pattern=NO_CONTROLS,
+                               description="`result_info.cursor` of the page before; absent: "
+                                           "the newest entries")
+
+
+class TransactionSource(Contract):
+    type: Literal["grant", "topup_invoice", "usage_batch", "other"] = Field(
+        description="What made the entry: a credit grant, a top-up invoice (auto or manual), "
+                    "a usage batch (named by its first event's id)")
+    id: str = Field(description="The grant's id, the invoice's id or the batch's first event")
+
+
+class Transaction(Contract):
+    id: str = Field(description="The ledger entry's id; larger is newer")
+    time: int = Field(description="Unix ms")
+    kind: Literal[KINDS]  # type: ignore[valid-type]
+    amount: CentsNumber = Field(description="Signed cents, exact: credits positive, usage "
+                                            "negative; fractions of a cent where usage had them")
+    amount_microcents: int = Field(description="The same amount as an integer of microcents "
+                                               "(1 cent = 1,000,000)")
+    balance_after: CentsNumber = Field(description="The balance in cents after this entry")
+    balance_after_microcents: int
+    reference: str = Field(description="The entry's idempotency reference, e.g. "
+                                       "`topup:<invoice id>`, `usage:<event id>`, `grant:<id>`")
+    source: TransactionSource
+    description: str
+
+
+class CursorInfo(Contract):
+    """Cursor paging: `cursor` is opaque; pass it back as `?cursor=` for the next page."""
+
+    count: int = Field(ge=0, description="Entries on this page")
+    per_page: int = Field(ge=1)
+    cursor: str | None = Field(description="Null on the last page")
+    has_more: bool
+
+
+class TransactionsEnvelope(Envelope[list[Transaction]]):
+    result_info: CursorInfo

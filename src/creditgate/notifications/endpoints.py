@@ -1,13 +1,17 @@
 """Webhook endpoints of an account: register (the secret answered once), list, delete, and the
-deliveries of one, which can be sent again by hand."""
+deliveries of one, which can be sent again by hand.
+
+`account_id` None means the operator's endpoints (stored with account_id NULL), which receive
+every account's events; each function then touches only those."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.ids import new_hex_id
@@ -23,7 +27,24 @@ from creditgate.notifications.tables import (
 )
 from creditgate.notifications.validation import WebhookRequest
 
-MAX_ENDPOINTS_PER_ACCOUNT = 20
+MAX_ENDPOINTS_PER_ACCOUNT = 20  # and for the operator's own
+
+
+def _owned_by(account_id: str | None) -> ColumnElement[bool]:
+    column = webhook_endpoints.c.account_id
+    return column.is_(None) if account_id is None else column == account_id
+
+
+@contextmanager
+def _writing(runtime: Runtime, account_id: str | None) -> Iterator[Connection]:
+    """An account's endpoints change under its row lock (refusing an unknown account); the
+    operator's in a plain write."""
+    if account_id is None:
+        with runtime.db.write() as conn:
+            yield conn
+        return
+    with runtime.db.write_for(account_id) as (conn, _):
+        yield conn
 
 
 def view(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -32,7 +53,8 @@ def view(row: Mapping[Any, Any]) -> dict[str, Any]:
             "created_on": row["created_ms"]}
 
 
-def create(runtime: Runtime, account_id: str, request: WebhookRequest) -> dict[str, Any]:
+def create(runtime: Runtime, account_id: str | None,
+           request: WebhookRequest) -> dict[str, Any]:
     try:
         # No lookup here: a name that resolves to a private address is refused before each
         # delivery instead (and may be re-pointed at any time anyway).
@@ -41,10 +63,9 @@ def create(runtime: Runtime, account_id: str, request: WebhookRequest) -> dict[s
     except AddressRefused as exc:
         raise ApiError(errors.WEBHOOK_URL_REFUSED, f"url {exc}", "/url") from None
     now = runtime.clock.now_ms()
-    with runtime.db.write_for(account_id) as (conn, _):
+    with _writing(runtime, account_id) as conn:
         count = conn.execute(select(func.count()).select_from(webhook_endpoints).where(
-            webhook_endpoints.c.account_id == account_id,
-            webhook_endpoints.c.status != "deleted")).scalar_one()
+            _owned_by(account_id), webhook_endpoints.c.status != "deleted")).scalar_one()
         if count >= MAX_ENDPOINTS_PER_ACCOUNT:
             raise ApiError(errors.TOO_MANY_WEBHOOKS,
                            f"an account may have {MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints; "
@@ -57,31 +78,31 @@ def create(runtime: Runtime, account_id: str, request: WebhookRequest) -> dict[s
     return {**view(row), "secret": row["secret"]}
 
 
-def _endpoint(conn: Connection, account_id: str, webhook_id: str) -> Any:
+def _endpoint(conn: Connection, account_id: str | None, webhook_id: str) -> Any:
     row = conn.execute(select(webhook_endpoints).where(
-        webhook_endpoints.c.id == webhook_id, webhook_endpoints.c.account_id == account_id,
+        webhook_endpoints.c.id == webhook_id, _owned_by(account_id),
         webhook_endpoints.c.status != "deleted")).one_or_none()
     if row is None:
         raise ApiError(errors.WEBHOOK_NOT_FOUND, f"No webhook endpoint {webhook_id!r}")
     return row
 
 
-def list_all(runtime: Runtime, account_id: str) -> list[dict[str, Any]]:
+def list_all(runtime: Runtime, account_id: str | None) -> list[dict[str, Any]]:
     with runtime.db.read() as conn:
         rows = conn.execute(select(webhook_endpoints).where(
-            webhook_endpoints.c.account_id == account_id,
-            webhook_endpoints.c.status != "deleted").order_by(webhook_endpoints.c.created_ms))
+            _owned_by(account_id), webhook_endpoints.c.status != "deleted")
+            .order_by(webhook_endpoints.c.created_ms))
         return [view(r._mapping) for r in rows]
 
 
-def get(runtime: Runtime, account_id: str, webhook_id: str) -> dict[str, Any]:
+def get(runtime: Runtime, account_id: str | None, webhook_id: str) -> dict[str, Any]:
     with runtime.db.read() as conn:
         return view(_endpoint(conn, account_id, webhook_id)._mapping)
 
 
-def delete(runtime: Runtime, account_id: str, webhook_id: str) -> dict[str, Any]:
+def delete(runtime: Runtime, account_id: str | None, webhook_id: str) -> dict[str, Any]:
     """Deleted endpoints are kept (their deliveries refer to them) but never sent to again."""
-    with runtime.db.write_for(account_id) as (conn, _):
+    with _writing(runtime, account_id) as conn:
         _endpoint(conn, account_id, webhook_id)
         conn.execute(update(webhook_endpoints).where(webhook_endpoints.c.id == webhook_id)
                      .values(status="deleted"))
@@ -91,7 +112,7 @@ def delete(runtime: Runtime, account_id: str, webhook_id: str) -> dict[str, Any]
     return {"id": webhook_id}
 
 
-def deliveries(runtime: Runtime, account_id: str, webhook_id: str,
+def deliveries(runtime: Runtime, account_id: str | None, webhook_id: str,
                only: str | None = None) -> list[dict[str, Any]]:
     """The endpoint's latest 100 deliveries, newest first, with their attempts (`only`: the
     one delivery of that id)."""
@@ -116,11 +137,11 @@ def deliveries(runtime: Runtime, account_id: str, webhook_id: str,
              "delivered_on": r.delivered_ms} for r in rows]
 
 
-def redeliver(runtime: Runtime, account_id: str, webhook_id: str,
+def redeliver(runtime: Runtime, account_id: str | None, webhook_id: str,
               delivery_id: str) -> dict[str, Any]:
     """Send a delivery again now, whatever became of it (a receiver that lost it asks)."""
     d = webhook_deliveries
-    with runtime.db.write_for(account_id) as (conn, _):
+    with _writing(runtime, account_id) as conn:
         endpoint = _endpoint(conn, account_id, webhook_id)
         if endpoint.status != "enabled":
             raise ApiError(errors.WEBHOOK_NOT_FOUND,
