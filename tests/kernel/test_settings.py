@@ -40,7 +40,17 @@ def test_every_default_is_a_value_its_own_kind_accepts() -> None:
     for f in fields(Settings):
         kind: kinds.Kind[Any] = f.metadata["kind"]
         text = ("on" if f.default else "off") if isinstance(f.default, bool) else str(f.default)
+        if isinstance(f.default, tuple):  # a list setting: written comma-separated
+            text = ",".join(str(item) for item in f.default)
         assert kind.parse(text) == f.default, f.name
+
+
+def test_a_retry_schedule_is_days_comma_separated() -> None:
+    assert Settings.from_env({"CREDITGATE_COLLECTION_RETRY_DAYS": " 2, 5 "}
+                             ).collection_retry_days == (2, 5)
+    for bad in ("", "0", "1,,3", "1;3", "61", "1.5", ",".join(["1"] * 11)):
+        with pytest.raises(SettingsError, match="CREDITGATE_COLLECTION_RETRY_DAYS"):
+            Settings.from_env({"CREDITGATE_COLLECTION_RETRY_DAYS": bad})
 
 
 def test_values_are_parsed_into_their_types() -> None:

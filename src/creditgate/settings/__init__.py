@@ -111,6 +111,10 @@ class Settings:
         True, kinds.switch(),
         "decide concurrent authorizations of a process in one transaction (`off`: one each)",
         shown="`on`")
+    block_past_due: bool = setting(
+        True, kinds.switch(),
+        "refuse new authorizations (402, code 2009) of an account whose usage statement went "
+        "uncollectible, until it is paid (docs/payments.md, \"Collection\")", shown="`on`")
     # --- invoices ---
     tax_rates_file: str = setting(
         "", kinds.readable_file(empty_allowed=True),
@@ -159,6 +163,11 @@ class Settings:
         60, kinds.integer(0, 86400),
         "a top-up without an idempotency key repeating a pending one (same amount) within this "
         "many seconds answers the first (`0`: off)")
+    collection_retry_days: tuple[int, ...] = setting(
+        (1, 3, 7), kinds.day_offsets(1, 60, most=10),
+        "when a usage statement's charge fails, retry it this many days after the previous "
+        "attempt, in order; after the last failure the statement is `uncollectible` and the "
+        "account past due", shown="`1,3,7`")
 
     # --- notifications ---
     low_balance_threshold_cents: int = setting(

@@ -46,6 +46,24 @@ def integer(low: int, high: int | None = None) -> Kind[int]:
     return Kind(accepts, parse)
 
 
+def day_offsets(low: int, high: int, *, most: int) -> Kind[tuple[int, ...]]:
+    """Comma-separated whole numbers of days (a retry schedule), each in [low, high]."""
+    accepts = (f"1 to {most} comma-separated whole numbers of days from {low} to {high} "
+               "(e.g. 1,3,7)")
+    one = integer(low, high)
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = text.split(",")
+        if not text.strip() or len(parts) > most:
+            raise ValueError(accepts)
+        try:
+            return tuple(one.parse(part) for part in parts)
+        except ValueError:
+            raise ValueError(accepts) from None
+
+    return Kind(accepts, parse)
+
+
 def seconds(low_exclusive: Decimal, high: Decimal) -> Kind[float]:
     """A duration in seconds, fractions allowed (a poll interval: not money, so a float)."""
     accepts = f"a number of seconds above {low_exclusive} and at most {high}"
