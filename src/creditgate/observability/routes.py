@@ -5,6 +5,7 @@ Prometheus, not the SDKs)."""
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +32,10 @@ async def readyz(request: Request) -> JSONResponse:
     state = await run_in_threadpool(readiness, runtime_of(request))
     if not state.ready:
         return error_response(errors.UNAVAILABLE, f"not ready: {state.problems()}")
-    return ok({"status": "ready", "checks": state.checks})
+    result: dict[str, Any] = {"status": "ready", "checks": state.checks}
+    if state.replica is not None:
+        result["replica"] = state.replica
+    return ok(result)
 
 
 @router.get("/metrics")
