@@ -4,19 +4,22 @@ sends its reads to the primary until it answers again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client import REGISTRY
+from starlette.testclient import TestClient
 
-from creditgate.composition import build_worker
+from creditgate.app import create_app
+from creditgate.composition import build_runtime, build_worker
 from creditgate.kernel.clock import HOUR_MS, ManualClock
-from creditgate.kernel.replica import RETRY_MS
+from creditgate.kernel.replica import LAG_CHECK_MS, RETRY_MS
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import START, Account, error_of
 from tests.helpers import balance_microcents, grant_cents
 from tests.limits.support import BILLING, authorize, capture, held_microcents, post_usage
 from tests.payments.conftest import attach, topup
-from tests.replica.cluster import Cluster
+from tests.replica.cluster import Cluster, until
 
 C = 1_000_000  # microcents per cent
 
@@ -142,3 +145,37 @@ def test_an_unreachable_replica_sends_reads_to_the_primary_until_it_answers(
     # Then it is, and it answers: its (paused) figure, without the third event.
     assert hourly(client, account) == [0, 125]
     assert fallback_reads() == before + 3
+
+
+def lagging_reads() -> float:
+    return REGISTRY.get_sample_value("creditgate_replica_fallback_reads_total",
+                                     {"reason": "lagging"}) or 0.0
+
+
+def test_a_replica_further_behind_than_the_limit_is_not_read(
+        account: Account, runtime: Runtime, primary: Cluster, clock: ManualClock) -> None:
+    strict = build_runtime(replace(runtime.settings, database_read_max_lag_seconds=0.05), clock)
+    replica = strict.db.replica
+    assert replica is not None
+    with TestClient(create_app(strict), raise_server_exceptions=False) as client:
+        grant_cents(strict, account.id, 1000)
+        post_usage(client, account, "e1", 100, START - HOUR_MS)
+        primary.catch_up()
+        assert hourly(client, account) == [0, 100]  # caught up: within the limit
+        before = lagging_reads()
+        primary.pause_replay()
+        post_usage(client, account, "e2", 25, START - HOUR_MS)
+        until(lambda: (replica.state().lag_seconds or 0) > 0.05, "the replica to lag 50 ms")
+        # The verdict of the first read holds for LAG_CHECK_MS: the replica is still read.
+        assert hourly(client, account) == [0, 100]
+        clock.advance(ms=LAG_CHECK_MS)
+        assert hourly(client, account) == [0, 125]  # asked again: too far behind, the primary
+        assert lagging_reads() == before + 1
+        primary.resume_replay()
+        primary.catch_up()
+        assert hourly(client, account) == [0, 125]
+        assert lagging_reads() == before + 2  # the verdict holds until the next check
+        clock.advance(ms=LAG_CHECK_MS)
+        assert hourly(client, account) == [0, 125]
+        assert lagging_reads() == before + 2  # caught up: read on the replica again
+    strict.db.dispose()

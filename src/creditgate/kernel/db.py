@@ -92,11 +92,13 @@ def _enable_wal(url: str) -> None:
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
                  pool: bool = True, account_lock: AccountLock | None = None,
-                 read_url: str = "", clock: Clock | None = None) -> None:
+                 read_url: str = "", read_max_lag_s: float = 30.0,
+                 clock: Clock | None = None) -> None:
         self.url = url
         self.account_lock = account_lock
         # A streaming replica of the primary (CREDITGATE_DATABASE_READ_URL): `read_replica()`.
-        self.replica = Replica(read_url, clock or SystemClock(), pool=pool) if read_url else None
+        self.replica = Replica(read_url, clock or SystemClock(), max_lag_s=read_max_lag_s,
+                               pool=pool) if read_url else None
         self.is_sqlite = url.startswith("sqlite")
         self._sqlite_writer = threading.Lock()
         self._lock_file: BinaryIO | None = None

@@ -94,7 +94,8 @@ def _build() -> Metrics:
         replica_fallback_reads=Counter(
             "creditgate_replica_fallback_reads", "Reads meant for the replica "
             "(CREDITGATE_DATABASE_READ_URL) served by the primary: unreachable (the replica "
-            "refused a connection, or did within the last 5 s)", ["reason"]),
+            "refused a connection, or did within the last 5 s), lagging (further behind than "
+            "CREDITGATE_DATABASE_READ_MAX_LAG_SECONDS)", ["reason"]),
     )
     return _built
 

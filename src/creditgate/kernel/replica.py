@@ -7,6 +7,10 @@ row, with one warning per outage and a count per read
 (`creditgate_replica_fallback_reads{reason="unreachable"}`). For `RETRY_MS` after a failed
 connection the replica is not tried again, so a dead replica costs the reads nothing but the
 first attempt; then one read tries it, and its success ends the outage.
+
+A replica that answers but is further behind than CREDITGATE_DATABASE_READ_MAX_LAG_SECONDS is
+skipped the same way (`reason="lagging"`): its lag is asked at most once per `LAG_CHECK_MS`
+per process, on the connection about to be used, and the verdict holds until the next check.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from creditgate.kernel.metrics import metrics
 log = logging.getLogger("creditgate.db")
 # Milliseconds a replica that refused a connection is left alone before it is tried again.
 RETRY_MS = 5_000
+# Milliseconds a verdict on the replica's lag is kept before it is asked again.
+LAG_CHECK_MS = 1_000
 # Seconds a connection attempt may take: a replica host that drops packets must not hold a
 # read for the operating system's TCP timeout (minutes).
 CONNECT_TIMEOUT_S = 2
@@ -51,9 +57,13 @@ class ReplicaState:
 
 
 class Replica:
-    def __init__(self, url: str, clock: Clock, *, pool: bool = True) -> None:
+    def __init__(self, url: str, clock: Clock, *, max_lag_s: float = 30.0,
+                 pool: bool = True) -> None:
         self.url = url
         self._clock = clock
+        self.max_lag_s = max_lag_s
+        self._lag_checked_at_ms: int | None = None  # None: never asked
+        self._lagging = False
         sizes = {"pool_size": 16, "max_overflow": 16} if pool else {}
         self.engine = create_engine(url, pool_pre_ping=True,
                                     connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, **sizes)
@@ -76,7 +86,36 @@ class Replica:
                 self._retry_at_ms = 0
             log.warning("the read replica %s answers again; history and reports read it",
                         _shown(self.url))
+        try:
+            lagging = self._too_far_behind(conn)
+        except SQLAlchemyError as exc:
+            conn.close()
+            self._down(exc)
+            metrics().replica_fallback_reads.labels("unreachable").inc()
+            return None
+        if lagging:
+            conn.close()
+            metrics().replica_fallback_reads.labels("lagging").inc()
+            return None
         return conn
+
+    def _too_far_behind(self, conn: Connection) -> bool:
+        """The verdict on the lag, asked again when the last one is `LAG_CHECK_MS` old."""
+        now_ms = self._clock.now_ms()
+        checked = self._lag_checked_at_ms
+        if checked is not None and now_ms - checked < LAG_CHECK_MS:
+            return self._lagging
+        _, lag, _ = conn.execute(LAG_SQL).one()
+        conn.rollback()  # the check's own transaction; the read begins its own
+        lagging = float(lag) > self.max_lag_s
+        if lagging != self._lagging:
+            log.warning("the read replica %s is %.1f s behind (the limit is %s s, "
+                        "CREDITGATE_DATABASE_READ_MAX_LAG_SECONDS); %s", _shown(self.url),
+                        float(lag), self.max_lag_s,
+                        "history and reports read the primary until it catches up" if lagging
+                        else "history and reports read it again")
+        self._lagging, self._lag_checked_at_ms = lagging, now_ms
+        return lagging
 
     def _down(self, exc: SQLAlchemyError) -> None:
         with self._lock:

@@ -29,7 +29,7 @@ class Runtime:
         clock = clock or SystemClock()
         db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
                       account_lock=account_lock, read_url=settings.database_read_url,
-                      clock=clock)
+                      read_max_lag_s=settings.database_read_max_lag_seconds, clock=clock)
         return cls(settings=settings, db=db, clock=clock)
 
     def secret_key(self) -> str:

@@ -63,8 +63,12 @@ class Settings:
         "", kinds.replica_url(),
         "SQLAlchemy URL of a streaming replica of the PostgreSQL database: usage history, "
         "reports, transactions and invoices read there, money decisions never; unset: all "
-        "reads on the primary; unreachable: reads fall back to the primary "
+        "reads on the primary; unreachable or lagging: reads fall back to the primary "
         "(docs/scaling.md, \"Read replicas\")")
+    database_read_max_lag_seconds: float = setting(
+        30.0, kinds.seconds(Decimal(0), Decimal(86_400)),
+        "a read replica further behind than this many seconds is not read: its reads go to "
+        "the primary until it catches up (checked at most once a second per process)")
     sqlite_synchronous: str = setting(
         "FULL", kinds.choice("OFF", "NORMAL", "FULL", "EXTRA", upper=True),
         "SQLite durability: `FULL` survives power loss, `NORMAL` survives process crashes only "
