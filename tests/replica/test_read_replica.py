@@ -179,3 +179,25 @@ def test_a_replica_further_behind_than_the_limit_is_not_read(
         assert hourly(client, account) == [0, 125]
         assert lagging_reads() == before + 2  # caught up: read on the replica again
     strict.db.dispose()
+
+
+def gauges(client: Any) -> dict[str, float]:
+    """The replica's gauges in a /metrics scrape, by name."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    return {name: float(value) for name, value in (
+        line.split(" ") for line in answer.text.splitlines()
+        if line.startswith("creditgate_replica_") and not line.startswith(
+            "creditgate_replica_fallback"))}
+
+
+def test_metrics_show_the_replicas_lag_and_reachability(
+        client: Any, account: Account, primary: Cluster) -> None:
+    assert gauges(client) == {"creditgate_replica_up": 1, "creditgate_replica_lag_seconds": 0,
+                              "creditgate_replica_replay_paused": 0}
+    primary.pause_replay()
+    post_usage(client, account, "e1", 5, START - HOUR_MS)
+    until(lambda: gauges(client)["creditgate_replica_lag_seconds"] > 0, "a lag to show")
+    assert gauges(client)["creditgate_replica_replay_paused"] == 1
+    primary.stop_replica()
+    assert gauges(client) == {"creditgate_replica_up": 0}

@@ -16,6 +16,7 @@ from creditgate.kernel.envelope import JSONResponse, error_response, ok
 from creditgate.kernel.metrics import CONTENT_TYPE, exposition, flush
 from creditgate.kernel.runtime import runtime_of
 from creditgate.observability.readiness import readiness
+from creditgate.observability.replica_metrics import replica_registry
 from creditgate.worker.metrics import outbox_registry
 
 router = APIRouter(include_in_schema=False)
@@ -47,5 +48,6 @@ async def prometheus_metrics(request: Request) -> Response:
         return error_response(errors.AUTH_MISSING, "GET /metrics needs "
                               "`Authorization: Bearer <CREDITGATE_METRICS_TOKEN>`")
     flush()  # this process's counts so far (each process flushes its own every second)
-    body = await run_in_threadpool(exposition, outbox_registry(runtime))
+    body = await run_in_threadpool(exposition, outbox_registry(runtime),
+                                   replica_registry(runtime.db.replica))
     return Response(body, media_type=CONTENT_TYPE)
