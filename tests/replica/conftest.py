@@ -43,7 +43,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def primary(cluster: Cluster) -> Iterator[Cluster]:
+def replication(cluster: Cluster) -> Iterator[Cluster]:
     """The pair, emptied, replica running, replaying and caught up; left that way after."""
     truncate_all(cluster.primary_url)
     cluster.catch_up()
@@ -55,8 +55,9 @@ def primary(cluster: Cluster) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def runtime(primary: Cluster, clock: ManualClock) -> Iterator[Runtime]:
-    settings = Settings(database_url=primary.primary_url, database_read_url=primary.replica_url)
+def runtime(replication: Cluster, clock: ManualClock) -> Iterator[Runtime]:
+    settings = Settings(database_url=replication.primary_url,
+                        database_read_url=replication.replica_url)
     runtime = build_runtime(settings, clock)
     yield runtime
     runtime.db.dispose()

@@ -66,10 +66,10 @@ def fallback_reads() -> float:
 
 
 def test_history_reads_the_replica_once_it_has_replayed(
-        client: Any, account: Account, runtime: Runtime, primary: Cluster) -> None:
+        client: Any, account: Account, runtime: Runtime, replication: Cluster) -> None:
     grant_cents(runtime, account.id, 1000)
     post_usage(client, account, "e1", 100, START - HOUR_MS)
-    primary.catch_up()
+    replication.catch_up()
     assert hourly(client, account) == [0, 100]
     assert references(client, account) == ["usage", "grant"]
     build_worker(runtime).run_once()
@@ -78,11 +78,11 @@ def test_history_reads_the_replica_once_it_has_replayed(
 
 
 def test_while_the_replica_lags_history_is_old_and_money_decisions_are_new(
-        client: Any, account: Account, runtime: Runtime, primary: Cluster) -> None:
+        client: Any, account: Account, runtime: Runtime, replication: Cluster) -> None:
     grant_cents(runtime, account.id, 1000)
     post_usage(client, account, "e1", 100, START - HOUR_MS)
-    primary.catch_up()
-    primary.pause_replay()
+    replication.catch_up()
+    replication.pause_replay()
     assert attach(client, account, "pm_card_visa").status_code == 200
     topped = topup(client, account, {"amount": 1000})
     assert topped.status_code == 200, topped.text
@@ -111,8 +111,8 @@ def test_while_the_replica_lags_history_is_old_and_money_decisions_are_new(
     assert lagging["state"] == "streaming" and lagging["replay_paused"] is True
     assert lagging["lag_seconds"] > 0
     assert hourly(client, account, after=1) == [0, 100, 0]
-    primary.resume_replay()
-    primary.catch_up()
+    replication.resume_replay()
+    replication.catch_up()
     assert hourly(client, account, after=1) == [0, 150, 1799.5]
     assert references(client, account) == ["usage", "usage", "topup", "usage", "grant"]
     assert invoice_ids(client, account) == [invoice_id]
@@ -120,12 +120,12 @@ def test_while_the_replica_lags_history_is_old_and_money_decisions_are_new(
 
 
 def test_an_unreachable_replica_sends_reads_to_the_primary_until_it_answers(
-        client: Any, account: Account, runtime: Runtime, primary: Cluster,
+        client: Any, account: Account, runtime: Runtime, replication: Cluster,
         clock: ManualClock) -> None:
     grant_cents(runtime, account.id, 1000)
     post_usage(client, account, "e1", 100, START - HOUR_MS)
-    primary.catch_up()
-    primary.stop_replica()
+    replication.catch_up()
+    replication.stop_replica()
     before = fallback_reads()
     post_usage(client, account, "e2", 25, START - HOUR_MS)
     assert hourly(client, account) == [0, 125]
@@ -135,9 +135,9 @@ def test_an_unreachable_replica_sends_reads_to_the_primary_until_it_answers(
     down = replica_state(client)  # still ready: every route is served, by the primary
     assert down["state"].startswith("unreachable (OperationalError: ")
     assert (down["lag_seconds"], down["replay_paused"]) == (None, None)
-    primary.start_replica()
-    primary.catch_up()
-    primary.pause_replay()
+    replication.start_replica()
+    replication.catch_up()
+    replication.pause_replay()
     post_usage(client, account, "e3", 10, START - HOUR_MS)
     # Within RETRY_MS of the failure the replica is not asked again: the primary answers.
     assert hourly(client, account) == [0, 135]
@@ -153,17 +153,17 @@ def lagging_reads() -> float:
 
 
 def test_a_replica_further_behind_than_the_limit_is_not_read(
-        account: Account, runtime: Runtime, primary: Cluster, clock: ManualClock) -> None:
+        account: Account, runtime: Runtime, replication: Cluster, clock: ManualClock) -> None:
     strict = build_runtime(replace(runtime.settings, database_read_max_lag_seconds=0.05), clock)
     replica = strict.db.replica
     assert replica is not None
     with TestClient(create_app(strict), raise_server_exceptions=False) as client:
         grant_cents(strict, account.id, 1000)
         post_usage(client, account, "e1", 100, START - HOUR_MS)
-        primary.catch_up()
+        replication.catch_up()
         assert hourly(client, account) == [0, 100]  # caught up: within the limit
         before = lagging_reads()
-        primary.pause_replay()
+        replication.pause_replay()
         post_usage(client, account, "e2", 25, START - HOUR_MS)
         until(lambda: (replica.state().lag_seconds or 0) > 0.05, "the replica to lag 50 ms")
         # The verdict of the first read holds for LAG_CHECK_MS: the replica is still read.
@@ -171,8 +171,8 @@ def test_a_replica_further_behind_than_the_limit_is_not_read(
         clock.advance(ms=LAG_CHECK_MS)
         assert hourly(client, account) == [0, 125]  # asked again: too far behind, the primary
         assert lagging_reads() == before + 1
-        primary.resume_replay()
-        primary.catch_up()
+        replication.resume_replay()
+        replication.catch_up()
         assert hourly(client, account) == [0, 125]
         assert lagging_reads() == before + 2  # the verdict holds until the next check
         clock.advance(ms=LAG_CHECK_MS)
@@ -192,12 +192,12 @@ def gauges(client: Any) -> dict[str, float]:
 
 
 def test_metrics_show_the_replicas_lag_and_reachability(
-        client: Any, account: Account, primary: Cluster) -> None:
+        client: Any, account: Account, replication: Cluster) -> None:
     assert gauges(client) == {"creditgate_replica_up": 1, "creditgate_replica_lag_seconds": 0,
                               "creditgate_replica_replay_paused": 0}
-    primary.pause_replay()
+    replication.pause_replay()
     post_usage(client, account, "e1", 5, START - HOUR_MS)
     until(lambda: gauges(client)["creditgate_replica_lag_seconds"] > 0, "a lag to show")
     assert gauges(client)["creditgate_replica_replay_paused"] == 1
-    primary.stop_replica()
+    replication.stop_replica()
     assert gauges(client) == {"creditgate_replica_up": 0}

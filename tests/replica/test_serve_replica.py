@@ -19,9 +19,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def served(primary: Cluster, tmp_path: Path) -> Iterator[Server]:
-    running = start_server(tmp_path, {"CREDITGATE_DATABASE_URL": primary.primary_url,
-                                      "CREDITGATE_DATABASE_READ_URL": primary.replica_url},
+def served(replication: Cluster, tmp_path: Path) -> Iterator[Server]:
+    running = start_server(tmp_path, {"CREDITGATE_DATABASE_URL": replication.primary_url,
+                                      "CREDITGATE_DATABASE_READ_URL": replication.replica_url},
                            workers=2)
     yield running
     stop_server(running)
@@ -58,13 +58,13 @@ def readyz(server: Server) -> dict[str, Any]:
 
 
 def test_serve_reads_history_on_the_replica_and_decides_on_the_primary(
-        served: Server, primary: Cluster) -> None:
+        served: Server, replication: Cluster) -> None:
     sdk = served.sdk()
     served.cli("credits", "grant", "--account", served.account_id, "--amount", "5000")
     post_costs(served, "a", [1.25] * 4)
-    primary.catch_up()
+    replication.catch_up()
     assert history_cents(sdk, served) == 5
-    primary.pause_replay()
+    replication.pause_replay()
     served.cli("credits", "grant", "--account", served.account_id, "--amount", "1000")
     post_costs(served, "b", [2.5, 2.5])
     for _ in range(6):  # both API processes answer some of these
@@ -75,10 +75,10 @@ def test_serve_reads_history_on_the_replica_and_decides_on_the_primary(
     assert authorize(served, "more", 0.000001) == 402
     paused = readyz(served)["replica"]
     assert (paused["state"], paused["replay_paused"]) == ("streaming", True)
-    primary.resume_replay()
-    primary.catch_up()
+    replication.resume_replay()
+    replication.catch_up()
     assert history_cents(sdk, served) == 10
-    primary.stop_replica()
+    replication.stop_replica()
     for _ in range(4):
         assert history_cents(sdk, served) == 10
     assert readyz(served)["replica"]["state"].startswith("unreachable (OperationalError")
