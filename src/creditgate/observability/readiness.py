@@ -1,10 +1,15 @@
 """Readiness: the database answers, it is migrated to this code's heads, and a worker's
-heartbeat is fresh. Each check says what is wrong in words an operator can act on."""
+heartbeat is fresh. Each check says what is wrong in words an operator can act on.
+
+The read replica (CREDITGATE_DATABASE_READ_URL), when set, is reported beside the checks and
+is not one of them: while it is unreachable its reads go to the primary, so the node still
+serves every route correctly and a load balancer must keep sending it traffic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +24,8 @@ OK = "ok"
 class Readiness:
     # check name -> "ok" or what is wrong: database, migrations, worker
     checks: dict[str, str]
+    # The read replica's state, lag and replay pause; None when no replica is set.
+    replica: dict[str, Any] | None = None
 
     @property
     def ready(self) -> bool:
@@ -36,6 +43,14 @@ def _heads() -> frozenset[str]:
 
 
 def readiness(runtime: Runtime) -> Readiness:
+    state = _primary(runtime)
+    replica = runtime.db.replica
+    if replica is None:
+        return state
+    return Readiness(state.checks, asdict(replica.state()))
+
+
+def _primary(runtime: Runtime) -> Readiness:
     try:
         with runtime.db.read() as conn:
             at = database_heads(conn)

@@ -147,6 +147,22 @@ def database_url() -> Kind[str]:
     return Kind(accepts, parse, secret=True)  # may carry a password
 
 
+def replica_url() -> Kind[str]:
+    """A PostgreSQL URL (a streaming replica's), or empty for none."""
+    accepts = "empty, or a SQLAlchemy URL postgresql+psycopg://USER@HOST/DB"
+
+    def parse(value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        scheme, _, rest = value.partition("://")
+        if not rest or scheme.split("+")[0] != "postgresql":
+            raise ValueError(accepts)
+        return value
+
+    return Kind(accepts, parse, secret=True)  # may carry a password
+
+
 def readable_file(*, empty_allowed: bool) -> Kind[str]:
     """A path to a file this process can read (its content is checked by whoever loads it)."""
     accepts = "the path of a readable file" + (" (or empty)" if empty_allowed else "")
