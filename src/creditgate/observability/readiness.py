@@ -8,13 +8,12 @@ serves every route correctly and a load balancer must keep sending it traffic.""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import cache
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from creditgate.kernel.runtime import Runtime
-from creditgate.migrations import code_heads, database_heads
+from creditgate.migrations import code_heads, database_heads, is_at_head
 from creditgate.worker.heartbeat import latest_beat_ms
 
 OK = "ok"
@@ -36,12 +35,6 @@ class Readiness:
                          if state != OK)
 
 
-@cache
-def _heads() -> frozenset[str]:
-    # The migration scripts are read once per process; they change only with the code.
-    return frozenset(code_heads())
-
-
 def readiness(runtime: Runtime) -> Readiness:
     state = _primary(runtime)
     replica = runtime.db.replica
@@ -54,7 +47,7 @@ def _primary(runtime: Runtime) -> Readiness:
     try:
         with runtime.db.read() as conn:
             at = database_heads(conn)
-            migrated = at == _heads()
+            migrated = is_at_head(at)
             beat_ms = latest_beat_ms(conn) if migrated else None
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
@@ -62,7 +55,7 @@ def _primary(runtime: Runtime) -> Readiness:
                           "migrations": "unknown", "worker": "unknown"})
     if not migrated:
         state = ("not migrated" if not at else
-                 f"at {', '.join(sorted(at))}, the code is at {', '.join(sorted(_heads()))}")
+                 f"at {', '.join(sorted(at))}, the code is at {', '.join(sorted(code_heads()))}")
         return Readiness({"database": OK, "migrations": f"{state}; run `creditgate migrate`",
                           "worker": "unknown"})
     return Readiness({"database": OK, "migrations": OK, "worker": _worker(runtime, beat_ms)})
