@@ -137,12 +137,13 @@ def run_worker(as_json: bool) -> None:
 
 def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
+    from creditgate.dashboard.cli import dashboard
     from creditgate.invoices.cli import invoices
     from creditgate.ledger.cli import credits
     from creditgate.reporting.cli import export
     from creditgate.usage.cli import usage
 
-    for group in (accounts, tokens, users, credits, usage, invoices, export):
+    for group in (accounts, tokens, users, credits, usage, invoices, export, dashboard):
         main.add_command(group)
 
 
