@@ -18,7 +18,7 @@ from tests.helpers import balance_microcents, grant_cents
 HOSTILE = ('<script>alert("x")</script>', '"><img src=x onerror=alert(1)>')
 
 
-def testid(page: str, name: str) -> str:
+def text_of(page: str, name: str) -> str:
     found = re.search(rf'data-testid="{name}"[^>]*>([^<]*)<', page)
     assert found is not None, f"no {name} in page"
     return html.unescape(found.group(1)).strip()
@@ -40,9 +40,9 @@ def test_the_overview_shows_the_apis_balance_and_this_months_spend(
     sign_in(client, account.token)
     page = client.get("/dashboard").text
     assert api(client, account, "ai-gateway/billing/credit-balance")["balance"] == 12_307.5
-    assert testid(page, "balance") == "$123.08"  # 12,307.5 cents, to the cent
+    assert text_of(page, "balance") == "$123.08"  # 12,307.5 cents, to the cent
     assert f'data-microcents="{balance_microcents(runtime, account.id)}"' in page
-    assert testid(page, "month-spend") == "$0.38"
+    assert text_of(page, "month-spend") == "$0.38"
     assert 'data-microcents="37500000"' in page
 
 
@@ -81,7 +81,7 @@ def test_a_top_up_grants_once_and_a_decline_grants_nothing(
     declined = post_form(client, "/dashboard/topup", "/dashboard/topup",
                          {"amount": "20", "card": "pm_card_chargeDeclined"})
     assert declined.status_code == 402 and 'data-status="declined"' in declined.text
-    assert "Your card was declined" in testid(declined.text, "flash")
+    assert "Your card was declined" in text_of(declined.text, "flash")
     assert balance_microcents(runtime, account.id) == 2000 * 1_000_000
     auth = post_form(client, "/dashboard/topup", "/dashboard/topup",
                      {"amount": "15", "card": "pm_card_authenticationRequired"})
@@ -109,7 +109,7 @@ def test_bad_amounts_show_the_apis_message_and_change_nothing(
     ]
     for action, form, status, message in cases:
         answer = post_form(client, action, action, form)
-        assert (answer.status_code, testid(answer.text, "flash")) == (status, message)
+        assert (answer.status_code, text_of(answer.text, "flash")) == (status, message)
     assert api(client, account, "ai-gateway/billing/credit-balance")["balance"] == 2000
     assert api(client, account, "ai-gateway/billing/topup/config")["amount"] is None
     assert api(client, account, "ai-gateway/billing/spending-limit")["enabled"] is False
@@ -123,7 +123,7 @@ def test_the_limit_and_auto_top_up_forms_set_what_the_api_answers(
               {"amount": "20", "card": "pm_card_visa"})
     saved = post_form(client, "/dashboard/limit", "/dashboard/limit",
                       {"amount": "50", "duration": "daily", "strategy": "fixed"})
-    assert testid(saved.text, "flash") == "Spending limit saved."
+    assert text_of(saved.text, "flash") == "Spending limit saved."
     assert api(client, account, "ai-gateway/billing/spending-limit") == {
         "config": {"amount": 5000, "duration": "daily", "strategy": "fixed"}, "enabled": True}
     client.post(account.url("ai-gateway/billing/usage-events"), headers=account.headers,
@@ -134,7 +134,7 @@ def test_the_limit_and_auto_top_up_forms_set_what_the_api_answers(
     assert "Resets" in overview and "2026-11-16 00:00" in overview
     auto = post_form(client, "/dashboard/auto-topup", "/dashboard/auto-topup",
                      {"amount": "25", "threshold": "5.50"})
-    assert testid(auto.text, "flash") == "Auto top-up saved."
+    assert text_of(auto.text, "flash") == "Auto top-up saved."
     config = api(client, account, "ai-gateway/billing/topup/config")
     assert (config["amount"], config["threshold"]) == (2500, 550)
 
@@ -172,7 +172,7 @@ def test_hostile_names_and_profile_fields_render_inert(
     sign_in(client, account.token)
     saved = post_form(client, "/dashboard/profile", "/dashboard/profile",
                       {"company": HOSTILE[0], "first_name": HOSTILE[1], "city": HOSTILE[1]})
-    assert testid(saved.text, "flash") == "Billing profile saved."
+    assert text_of(saved.text, "flash") == "Billing profile saved."
     created = post_form(client, "/dashboard/tokens", "/dashboard/tokens",
                         {"name": HOSTILE[1], "groups": AI_GATEWAY_READ})
     with runtime.db.write() as conn:
@@ -194,7 +194,7 @@ def test_tokens_are_shown_once_bounded_by_the_session_and_revocable(
     sign_in(client, account.token)
     made = post_form(client, "/dashboard/tokens", "/dashboard/tokens",
                      {"name": "reader", "groups": AI_GATEWAY_READ})
-    secret = testid(made.text, "token-secret")
+    secret = text_of(made.text, "token-secret")
     assert client.get("/client/v4/user/tokens/verify",
                       headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     listing = client.get("/dashboard/tokens").text
@@ -202,13 +202,13 @@ def test_tokens_are_shown_once_bounded_by_the_session_and_revocable(
     token_id = re.findall(r'data-testid="token-row" data-id="([^"]+)"', listing)
     new_id = next(t for t in token_id if "reader" in listing.split(t, 1)[1][:200])
     gone = post_form(client, "/dashboard/tokens", f"/dashboard/tokens/{new_id}/revoke", {})
-    assert testid(gone.text, "flash") == "Token revoked."
+    assert text_of(gone.text, "flash") == "Token revoked."
     assert sign_in(client, secret).status_code == 401
     clock.advance(seconds=1)  # past the API's credential cache (CREDITGATE_AUTH_CACHE_MS)
     assert client.get("/client/v4/user/tokens/verify",
                       headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     none = post_form(client, "/dashboard/tokens", "/dashboard/tokens", {"name": "no groups"})
-    assert none.status_code == 400 and "permission_groups" in testid(none.text, "flash")
+    assert none.status_code == 400 and "permission_groups" in text_of(none.text, "flash")
 
 
 def test_the_usage_chart_has_one_point_per_window(client: Any,
@@ -243,12 +243,12 @@ def test_the_operator_finds_an_account_and_grants_credit(
     granted = post_form(client, f"/admin/accounts/{target.id}",
                         f"/admin/accounts/{target.id}/grant",
                         {"amount": "7.25", "description": "goodwill", "grant_key": "g-1"})
-    assert testid(granted.text, "flash") == "Credit granted."
-    assert testid(granted.text, "balance") == "$7.25"
+    assert text_of(granted.text, "flash") == "Credit granted."
+    assert text_of(granted.text, "balance") == "$7.25"
     assert "goodwill" in granted.text
     assert balance_microcents(runtime, target.id) == 725 * 1_000_000
     created = post_form(client, "/admin", "/admin/accounts", {"name": "New customer"})
-    token = testid(created.text, "token-secret")
+    token = text_of(created.text, "token-secret")
     assert client.get("/client/v4/user/tokens/verify",
                       headers={"Authorization": f"Bearer {token}"}).status_code == 200
     missing = client.get("/admin/accounts/" + "f" * 32)
