@@ -137,6 +137,7 @@ def run_worker(as_json: bool) -> None:
 
 def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
+    from creditgate.dashboard.cli import dashboard
     from creditgate.invoices.cli import invoices
     from creditgate.ledger.cli import credits
     from creditgate.payments.cli import pay
@@ -145,7 +146,7 @@ def _register_subcommands() -> None:
 
     # `invoices pay` charges the card: a payments command in the invoices group.
     invoices.add_command(pay)
-    for group in (accounts, tokens, users, credits, usage, invoices, export):
+    for group in (accounts, tokens, users, credits, usage, invoices, export, dashboard):
         main.add_command(group)
 
 

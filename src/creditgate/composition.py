@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from creditgate.accounts.auth import CREDENTIAL_CACHE, CredentialCache
 from creditgate.accounts.routes import router as accounts_router
 from creditgate.accounts.rows import lock_account
+from creditgate.dashboard.routes import ROUTERS as DASHBOARD_ROUTERS
 from creditgate.invoices.buyers import BILLING_PROFILES
 from creditgate.invoices.jobs import periodic_tasks as invoice_periodic_tasks
 from creditgate.invoices.routes import router as invoices_router
@@ -52,8 +53,8 @@ ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts
 # Routes a gateway calls for every model request, also served without the framework's
 # per-request machinery (kernel/fastlane.py).
 FAST_ROUTES: list[FastRoute] = LIMITS_FAST_ROUTES
-# Routers served at the root, outside /client/v4 (processor webhooks).
-ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router]
+# Routers served at the root, outside /client/v4 (processor webhooks, the dashboard's pages).
+ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router, *DASHBOARD_ROUTERS]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -1,6 +1,7 @@
 """Every domain's tables on one MetaData (for migrations and tests)."""
 
 from creditgate.accounts import tables as _accounts  # noqa: F401
+from creditgate.dashboard import tables as _dashboard  # noqa: F401
 from creditgate.invoices import tables as _invoices  # noqa: F401
 from creditgate.kernel import tables as _kernel  # noqa: F401
 from creditgate.kernel.db import metadata

@@ -144,6 +144,17 @@ class Settings:
     seller_email: str = setting("", kinds.text(), "seller's email on invoice PDFs", shown="none")
     seller_tax_id: str = setting("", kinds.text(), "seller's tax id on invoice PDFs",
                                  shown="none")
+    # --- dashboard ---
+    dashboard_session_seconds: int = setting(
+        12 * 3600, kinds.integer(300, 30 * 24 * 3600),
+        "how long a dashboard or operator console sign-in lasts, in seconds")
+    dashboard_link_seconds: int = setting(
+        900, kinds.integer(60, 7 * 24 * 3600),
+        "how long a one-time sign-in link of `creditgate dashboard link` works, in seconds")
+    stripe_publishable_key: str = setting(
+        "", kinds.text(),
+        "Stripe publishable key (`pk_…`): with the `stripe` processor the dashboard's top-up "
+        "page then confirms cards with Stripe's Payment Element", shown="none")
     # --- reporting ---
     focus_provider_name: str = setting("creditgate", kinds.text(),
                                        "`ProviderName` in FOCUS data")
