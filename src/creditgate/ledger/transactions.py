@@ -32,7 +32,8 @@ from creditgate.ledger.validation import CONTROLS
 DEFAULT_PER_PAGE = 50
 _CURSOR_PREFIX = "le1:"
 # Reference prefix -> the source type it names.
-_SOURCES = {"grant": "grant", "topup": "topup_invoice", "usage": "usage_batch"}
+_SOURCES = {"grant": "grant", "topup": "topup_invoice", "usage": "usage_batch",
+            "expiry": "credit_grant"}
 
 
 @dataclass(frozen=True)
