@@ -169,6 +169,7 @@ class GrantCredit:
     grant_id: int
     ledger_entry_id: int | None
     microcents: int
+    category: str = PAID
 
 
 def month_credits(conn: Connection, account_ids: Iterable[str],
@@ -186,7 +187,8 @@ def month_credits(conn: Connection, account_ids: Iterable[str],
     found: dict[str, list[GrantCredit]] = {a: [] for a in ids}
     for row in sorted((dict(r) for r in rows), key=spend_key):
         found[str(row["account_id"])].append(GrantCredit(
-            int(row["id"]), row["ledger_entry_id"], int(row["amount_microcents"])))
+            int(row["id"]), row["ledger_entry_id"], int(row["amount_microcents"]),
+            str(row["category"])))
     return found
 
 
