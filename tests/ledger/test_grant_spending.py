@@ -203,3 +203,17 @@ def test_usage_is_drawn_per_billing_month(runtime: Runtime, clock: ManualClock,
             credit_draws.c.account_id == account.id)).all()
     [(grant_id, purpose, amount)] = rows
     assert (purpose, amount) == (month_of(clock.now_ms()), 120 * C) and grant_id > 0
+
+
+def test_a_payment_entry_pays_off_what_no_grant_covered_in_any_month(
+        runtime: Runtime, clock: ManualClock, account: Account) -> None:
+    use(runtime, account.id, "nov", 300)  # no credit at all: uncovered in November
+    clock.advance(days=20)  # December: a grant would no longer pay November's usage
+    give(runtime, account.id, "dec-grant", 100)
+    assert remaining(runtime, account.id) == {"dec-grant": 100}
+    with runtime.db.write_for(account.id) as (conn, _):
+        # As a collected statement payment would post it (another positive kind).
+        post_entry(conn, account_id=account.id, kind="payment", amount_microcents=350 * C,
+                   reference="payment:in_1", description="", now_ms=clock.now_ms())
+    assert remaining(runtime, account.id) == {"dec-grant": 100, "in_1": 50}
+    assert balance_microcents(runtime, account.id) == 150 * C

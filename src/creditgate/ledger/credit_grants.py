@@ -108,19 +108,21 @@ def _repay_order(purpose: str) -> tuple[int, str]:
     return (0 if purpose in (CORRECTION, CARRIED) else 1, purpose)
 
 
-def _debts(conn: Connection, account_id: str, now_ms: int) -> list[tuple[str, int]]:
+def _debts(conn: Connection, account_id: str, now_ms: int,
+           any_month: bool) -> list[tuple[str, int]]:
     """What no grant covered and a grant made now pays off, in the order it does."""
-    month = month_of(now_ms)
+    month = "" if any_month else month_of(now_ms)
     return sorted(((str(p), int(a)) for p, a in _UNCOVERED.all(conn, {"account_id": account_id})
                    if _repayable(str(p), month)), key=lambda d: _repay_order(d[0]))
 
 
 def add_grant(conn: Connection, account_id: str, *, amount_microcents: int,
               grant: NewGrant, source_type: str, source_id: str, ledger_entry_id: int | None,
-              now_ms: int) -> int:
+              now_ms: int, pays_any_month: bool = False) -> int:
     """Record a new grant (its ledger entry is posted by the caller); it first pays off what
-    no grant covered in open months. Answers the grant's id."""
-    debts = _debts(conn, account_id, now_ms)
+    no grant covered in its month (`pays_any_month`: in every month, oldest first: a payment
+    of statements). Answers the grant's id."""
+    debts = _debts(conn, account_id, now_ms, pays_any_month)
     left = amount_microcents
     repaid: list[tuple[str, int]] = []
     for purpose, owed in debts:

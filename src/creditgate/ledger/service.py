@@ -27,6 +27,7 @@ from creditgate.ledger.tables import ledger_entries
 
 USAGE, EXPIRY = "usage", "expiry"
 PAID_KINDS = ("topup", "auto_topup")
+CREDIT_KINDS = ("grant", "adjustment", *PAID_KINDS)
 # Reference prefix -> the source type a grant names (`grant:<id>`, `topup:<invoice id>`).
 _SOURCES = {"grant": "grant", "topup": "topup_invoice"}
 
@@ -55,11 +56,15 @@ def post_entry(conn: Connection, *, account_id: str, kind: str, amount_microcent
     elif kind != EXPIRY and amount_microcents < 0:
         draw(conn, account_id, [(CORRECTION, -amount_microcents)], now_ms)
     elif kind != EXPIRY and amount_microcents > 0:
+        # Another positive kind (a payment collected for statements) pays off what no grant
+        # covered in any month first; whatever is left over stays spendable, as paid credit.
+        paying = kind not in CREDIT_KINDS
         prefix, _, rest = reference.partition(":")
-        terms = grant or NewGrant(PAID if kind in PAID_KINDS else PROMOTIONAL)
+        terms = grant or NewGrant(PAID if kind in PAID_KINDS or paying else PROMOTIONAL)
         add_grant(conn, account_id, amount_microcents=amount_microcents, grant=terms,
                   source_type=_SOURCES.get(prefix, "grant"), source_id=rest or reference,
-                  ledger_entry_id=entry_id(conn, account_id, reference), now_ms=now_ms)
+                  ledger_entry_id=entry_id(conn, account_id, reference), now_ms=now_ms,
+                  pays_any_month=paying)
     return True
 
 
