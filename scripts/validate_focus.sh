@@ -5,7 +5,7 @@
 #    venv, .venv-focus, made with a Python 3.12+ (exit 3 when there is none).
 # 2. Makes a fresh SQLite database, an account and sample usage (priced by the catalog and
 #    with explicit costs, across many days, one provider named like a spreadsheet formula)
-#    through the `creditgate` command.
+#    through the `creditgate` command, with promotional and paid credit (Credit rows).
 # 3. Exports the dataset as CSV and as Parquet with `creditgate export focus`, and checks that
 #    the formula-named provider reads back as text in the CSV ('=…) and raw in Parquet.
 # 4. Runs the validator offline (--block-download) on both and fails on any failed rule.
@@ -74,6 +74,9 @@ with open(sys.argv[1], "w") as out:
     out.write(json.dumps({"id": "ev-formula", "timestamp": now - 3_600_000, "cost": 0.5,
                           "provider": FORMULA, "model": "@SUM(1+1)"}) + "\n")
 PY
+# Prepaid credit, promotional and paid, so the dataset has Credit rows too.
+$CG credits grant --account "$ACCOUNT" --amount 150 --category promotional >/dev/null
+$CG credits grant --account "$ACCOUNT" --amount 200 --category paid >/dev/null
 $CG usage import "$WORK/events.jsonl" --account "$ACCOUNT" --json >/dev/null
 FROM="$(.venv/bin/python -c 'import datetime as d; print(d.date.today() - d.timedelta(days=30))')"
 TO="$(.venv/bin/python -c 'import datetime as d; print(d.date.today())')"
@@ -94,11 +97,18 @@ path, fmt = sys.argv[1], sys.argv[2]
 formula = "=cmd|' /C calc'!A0"
 if fmt == "csv":
     with open(path, newline="", encoding="utf-8") as f:
-        providers = {row["HostProviderName"] for row in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    providers = {row["HostProviderName"] for row in rows}
+    categories = [row["ChargeCategory"] for row in rows]
     expected, kind = "'" + formula, "as text"
 else:
-    providers = set(pq.read_table(path).column("HostProviderName").to_pylist())
+    table = pq.read_table(path)
+    providers = set(table.column("HostProviderName").to_pylist())
+    categories = table.column("ChargeCategory").to_pylist()
     expected, kind = formula, "raw"
+if categories.count("Credit") < 2:
+    sys.exit(f"{fmt}: expected Credit rows of a promotional and a paid grant")
+print(f"{fmt}: {categories.count('Credit')} Credit rows")
 if expected not in providers:
     sys.exit(f"{fmt}: the formula-named provider does not read back {kind}: "
              f"{sorted(providers)}")

@@ -6,6 +6,7 @@ from creditgate.accounts.rows import lock_account
 from creditgate.kernel.ids import new_hex_id
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
+from creditgate.ledger.credit_grants import grant_totals
 from creditgate.ledger.service import ledger_sum_microcents, post_entry
 
 
@@ -25,4 +26,7 @@ def balance_microcents(runtime: Runtime, account_id: str) -> int:
         assert account is not None
         running = int(account["balance_microcents"])
         assert running == ledger_sum_microcents(conn, account_id)
+        # The credit grants stay in step: what they hold less what none of them covered.
+        remaining, uncovered = grant_totals(conn, account_id)
+        assert running == remaining - uncovered
     return running

@@ -19,6 +19,7 @@ from creditgate.invoices.taxes import TAX_RATES, tax_rates_for
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.fastlane import FastRoute
 from creditgate.kernel.runtime import Runtime
+from creditgate.ledger.jobs import periodic_tasks as ledger_periodic_tasks
 from creditgate.ledger.routes import PAYMENT_SUMMARY
 from creditgate.ledger.routes import router as ledger_router
 from creditgate.limits.committer import COMMITTER, Committer
@@ -88,5 +89,6 @@ def build_worker(runtime: Runtime) -> Worker:
     worker.periodic.extend(invoice_periodic_tasks(runtime))
     worker.periodic.append(Periodic("limits.release_expired_holds", SWEEP_EVERY_MS,
                                     release_expired_holds))
+    worker.periodic.extend(ledger_periodic_tasks())
     worker.periodic.extend(notification_periodic_tasks())
     return worker

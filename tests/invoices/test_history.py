@@ -11,6 +11,7 @@ from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import Account, MakeAccount, error_of
 from tests.invoices.support import grant, ms, topup_invoice, usage
+from tests.ledger.support import grant_of
 
 URL = "ai-gateway/billing/invoice-history"
 
@@ -173,4 +174,4 @@ def test_preview_fills_every_field_of_the_reference(
         "pricing": {"unit_amount_decimal": "0.1"}, "quantity": 2500,
         "pretax_credit_amounts": [{"amount": 100, "type": "credit_balance",
                                    "credit_balance_transaction": str(entry),
-                                   "discount": None}]}
+                                   "discount": None, "credit_grant": grant_of(runtime, entry)}]}

@@ -29,8 +29,22 @@ NOV = "2026-11"
 
 
 def credit(amount: int, entry: int) -> dict[str, Any]:
+    """A credit applied by the grant that ledger entry `entry` created."""
     return {"amount": amount, "type": "credit_balance",
-            "credit_balance_transaction": str(entry), "discount": None}
+            "credit_balance_transaction": str(entry), "discount": None,
+            "credit_grant": ANY_GRANT}
+
+
+class _AnyGrant(str):
+    """Equal to any grant id: the entry named beside it identifies the grant."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.isdigit()
+
+    __hash__ = str.__hash__
+
+
+ANY_GRANT = _AnyGrant()
 
 
 def check_line_pricing(line: dict[str, Any]) -> None:

@@ -269,6 +269,17 @@ GRANTS: Examples = [
     ({"amount": 5, "id": "x", "description": "d" * 501}, False),
     ({"amount": 5, "id": "x", "description": "nul\u0000"}, False),
     ({"amount": 5, "id": "x", "extra": True}, False),
+    ({"amount": 5, "id": "x", "category": "paid", "priority": 0,
+      "expires_at": 1_900_000_000_000}, True),
+    ({"amount": 5, "id": "x", "category": None, "priority": None, "expires_at": None}, True),
+    ({"amount": 5, "id": "x", "category": "promotional", "priority": 100}, True),
+    ({"amount": 5, "id": "x", "category": "gift"}, False),
+    ({"amount": 5, "id": "x", "priority": 101}, False),
+    ({"amount": 5, "id": "x", "priority": -1}, False),
+    ({"amount": 5, "id": "x", "priority": "1"}, False),
+    ({"amount": 5, "id": "x", "expires_at": 0}, False),
+    ({"amount": 5, "id": "x", "expires_at": 10**14}, False),
+    ({"amount": 5, "id": "x", "expires_at": "2027-06-30"}, False),
 ]
 
 

@@ -70,7 +70,10 @@ class LinePricing(Contract):
 class PretaxCredit(Contract):
     amount: int = Field(description="Cents of prepaid credit applied to the line")
     type: Literal["credit_balance"]
-    credit_balance_transaction: str = Field(description="The ledger entry of the credit")
+    credit_balance_transaction: str = Field(description="The ledger entry that granted the "
+                                                        "credit (empty for a balance migrated "
+                                                        "into a grant)")
+    credit_grant: str = Field(description="The credit grant that paid (GET …/credit-grants)")
     discount: None
 
 

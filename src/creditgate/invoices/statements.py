@@ -7,9 +7,10 @@ Rules (docs/invoices.md explains them):
 - quantity = tokens (input + output) when the usage counted tokens, else requests;
   unit_amount_decimal = amount / quantity, rounded half-even to 12 decimals (cents), so
   quantity x unit_amount_decimal is within quantity x 5e-13 cents of amount and rounds to it.
-- Credits: positive non-usage ledger entries (grants, top-ups) created before the month ends,
-  consumed first in, first out; what earlier statements applied and negative corrections are
-  consumed first. Applied line by line, in whole cents, before tax.
+- Credits: what each credit grant paid for the usage billed in the month (the ledger's draws,
+  `ledger.credit_grants.month_credits`), each grant's share rounded half-even to whole cents,
+  applied grant by grant in the spend order, line by line, before tax
+  (`pretax_credit_amounts` per grant).
 - tax = (subtotal - credits) x the rate of the billing profile's country, half-even to cents;
   amount_due = subtotal - credits + tax.
 """
@@ -21,13 +22,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select
+from sqlalchemy import Connection, case, func, select
 
-from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import TaxRates, tax_cents
-from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_whole_cents
+from creditgate.kernel.money import microcents_to_whole_cents
 from creditgate.kernel.months import month_end_ms, month_of, month_start_ms, next_month
-from creditgate.ledger.tables import STATEMENT_CREDITS, ledger_entries
+from creditgate.ledger.credit_grants import GrantCredit, month_credits
 from creditgate.usage.tables import usage_rollups
 
 USAGE = "usage"
@@ -38,7 +38,8 @@ UNIT_DECIMALS = Decimal("1e-12")
 @dataclass(frozen=True)
 class CreditApplied:
     amount_cents: int
-    ledger_entry_id: int
+    ledger_entry_id: int | None  # the entry that granted it (none for the migrated balance)
+    grant_id: int
 
 
 @dataclass
@@ -65,7 +66,8 @@ class Line:
             "quantity": self.quantity,
             "pretax_credit_amounts": [
                 {"amount": c.amount_cents, "type": "credit_balance",
-                 "credit_balance_transaction": str(c.ledger_entry_id), "discount": None}
+                 "credit_balance_transaction": str(c.ledger_entry_id or ""),
+                 "discount": None, "credit_grant": str(c.grant_id)}
                 for c in self.credits
             ],
             # Beyond the reference: what the quantity counts, and where late usage came from.
@@ -138,30 +140,20 @@ def _line(month: str, row: Any) -> Line:
 
 @dataclass
 class MonthInputs:
-    """What the statements of one month need, for a set of accounts, in four queries."""
+    """What the statements of one month need, for a set of accounts, in three queries."""
 
     month: str
     lines: dict[str, list[Line]]
-    pools: dict[str, list[tuple[int, int]]]  # credit entries (id, whole cents), oldest first
-    corrections: dict[str, int]  # cents of negative corrections, consumed from the pool first
-    consumed: dict[str, int]  # cents earlier stored statements applied
+    # What each grant paid for the month's usage, in the spend order (the ledger's draws).
+    credits: dict[str, list[GrantCredit]]
     countries: dict[str, str | None]
-
-
-def credit_entries(account_ids: Sequence[str],
-                   before_ms: int) -> Select[str, int, int]:
-    """(account, entry id, microcents) of the accounts' non-usage ledger entries, oldest first."""
-    e = ledger_entries.c
-    return (select(e.account_id, e.id, e.amount_microcents)
-            .where(e.account_id.in_(account_ids), STATEMENT_CREDITS, e.created_ms < before_ms)
-            .order_by(e.account_id, e.created_ms, e.id))
 
 
 def load_inputs(conn: Connection, account_ids: Sequence[str], month: str,
                 countries: Mapping[str, str | None]) -> MonthInputs:
     """`countries`: the billing profiles' countries (invoices/buyers.py), for the tax."""
     ids = list(account_ids)
-    start_ms, end_ms = month_start_ms(month), month_end_ms(month)
+    start_ms = month_start_ms(month)
     r = usage_rollups.c
     late = case((r.hour_start_ms < start_ms, 1), else_=0)
     lines: dict[str, list[Line]] = {a: [] for a in ids}
@@ -176,59 +168,35 @@ def load_inputs(conn: Connection, account_ids: Sequence[str], month: str,
     for account_lines in lines.values():
         account_lines.sort(key=lambda line: (line.late_from is not None, line.late_from or "",
                                              line.provider, line.model))
-    pools: dict[str, list[tuple[int, int]]] = {a: [] for a in ids}
-    negative: dict[str, int] = dict.fromkeys(ids, 0)
-    for account_id, entry_id, amount in conn.execute(credit_entries(ids, end_ms)):
-        if amount > 0:
-            pools[account_id].append((int(entry_id), int(amount) // MICROCENTS_PER_CENT))
-        else:
-            negative[account_id] -= int(amount)
-    consumed = dict.fromkeys(ids, 0)
-    for account_id, total in conn.execute(
-        select(invoices.c.account_id, func.sum(invoices.c.credits_applied_cents))
-        .where(invoices.c.account_id.in_(ids), invoices.c.origin == USAGE,
-               invoices.c.period_month < month)
-        .group_by(invoices.c.account_id)
-    ):
-        consumed[account_id] = int(total or 0)
-    return MonthInputs(month, lines, pools,
-                       {a: -(-n // MICROCENTS_PER_CENT) for a, n in negative.items()},
-                       consumed, {a: countries.get(a) for a in ids})
+    return MonthInputs(month, lines, month_credits(conn, ids, month),
+                       {a: countries.get(a) for a in ids})
 
 
-def _apply_credits(lines: Sequence[Line], pool: Sequence[tuple[int, int]], skip: int) -> int:
-    """Consume the pool first in, first out after `skip` cents; returns cents applied."""
-    available = []
-    for entry_id, cents in pool:
-        used = min(skip, cents)
-        skip -= used
-        if cents - used > 0:
-            available.append([entry_id, cents - used])
+def _apply_credits(lines: Sequence[Line], credits: Sequence[GrantCredit]) -> int:
+    """Apply what each grant paid (rounded half-even to cents), grant by grant in the spend
+    order, line by line; never more than a line's amount. Returns cents applied."""
+    available = [(c, microcents_to_whole_cents(c.microcents)) for c in credits]
+    available.reverse()  # popped from the end: the first grant in the spend order first
     applied = 0
     for line in lines:
         owed = line.amount_cents
         while owed > 0 and available:
-            entry = available[0]
-            take = min(owed, entry[1])
-            line.credits.append(CreditApplied(take, entry[0]))
+            credit, cents = available.pop()
+            take = min(owed, cents)
+            if take > 0:
+                line.credits.append(CreditApplied(take, credit.ledger_entry_id,
+                                                  credit.grant_id))
             owed -= take
             applied += take
-            entry[1] -= take
-            if entry[1] == 0:
-                available.pop(0)
+            if cents > take:
+                available.append((credit, cents - take))
     return applied
 
 
-def build_statement(account_id: str, inputs: MonthInputs, rates: TaxRates, *,
-                    pending_credits_cents: int = 0) -> Statement:
-    """The statement of one account from loaded inputs.
-
-    `pending_credits_cents`: credits that earlier, not yet stored statements will apply.
-    """
+def build_statement(account_id: str, inputs: MonthInputs, rates: TaxRates) -> Statement:
+    """The statement of one account from loaded inputs."""
     lines = inputs.lines[account_id]
-    skip = (inputs.corrections[account_id] + inputs.consumed[account_id]
-            + pending_credits_cents)
-    credits = _apply_credits(lines, inputs.pools[account_id], skip)
+    credits = _apply_credits(lines, inputs.credits[account_id])
     subtotal = sum(line.amount_cents for line in lines)
     country = inputs.countries[account_id]
     rate = rates.rate_for(country)
@@ -269,16 +237,12 @@ def statements_through(conn: Connection, accounts: Sequence[Mapping[str, Any]], 
     """Every unclosed month of these accounts up to `through`, month by month (taxed by the
     `countries` of their billing profiles)."""
     first = first_unclosed_months(conn, accounts)
-    pending = dict.fromkeys(first, 0)
     statements: list[Statement] = []
     month = min(first.values(), default=next_month(through))
     while month <= through:
         due = [a for a, start in first.items() if start <= month]
         inputs = load_inputs(conn, due, month, countries)
         for account_id in due:
-            statement = build_statement(account_id, inputs, rates,
-                                        pending_credits_cents=pending[account_id])
-            pending[account_id] += statement.credits_cents
-            statements.append(statement)
+            statements.append(build_statement(account_id, inputs, rates))
         month = next_month(month)
     return statements

@@ -46,6 +46,11 @@ class Sql:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        cur = cursor(conn)
+        cur.execute(self._text(conn), params)
+        return [tuple(row) for row in cur.fetchall()]
+
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Execute; the number of rows changed."""
         cur = cursor(conn)

@@ -20,11 +20,12 @@ from creditgate.kernel.schemas import documented
 from creditgate.kernel.services import ServiceKey
 from creditgate.kernel.validation import read_json_object
 from creditgate.ledger import transactions
-from creditgate.ledger.grants import grant_credit
+from creditgate.ledger.grants import grant_credit, list_grants
 from creditgate.ledger.schemas import (
     CreditBalance,
     CreditGrant,
     CreditGrantIn,
+    CreditGrantView,
     TransactionsEnvelope,
     TransactionsQuery,
 )
@@ -71,6 +72,15 @@ async def post_credits(request: Request, account_id: str,
     """Operator token only: grant credit in cents, idempotent by `id`."""
     wanted = read_grant(await read_json_object(request))
     return ok(await run_in_threadpool(grant_credit, runtime_of(request), account_id, wanted))
+
+
+@router.get("/accounts/{account_id}/ai-gateway/billing/credit-grants",
+            **documented(list[CreditGrantView]))
+async def get_credit_grants(request: Request,
+                            account_id: str = account_guard(AI_GATEWAY_READ)) -> JSONResponse:
+    """The account's credit grants in the spend order (docs/ledger.md), spent and expired ones
+    included; `credit-balance` is their remaining sum less any usage no grant covered."""
+    return ok(await run_in_threadpool(list_grants, runtime_of(request), account_id))
 
 
 @router.get("/accounts/{account_id}/ai-gateway/billing/transactions", **documented(

@@ -38,6 +38,9 @@ class CreditBalance(Contract):
 MAX_GRANT_CENTS = 100_000_000
 MAX_GRANT_ID = 128
 MAX_DESCRIPTION = 500
+MAX_PRIORITY = 100
+MAX_EXPIRES_MS = 10**14 - 1
+GrantCategory = Literal["promotional", "paid"]
 
 
 class CreditGrantIn(Contract):
@@ -49,6 +52,15 @@ class CreditGrantIn(Contract):
                                     pattern=NO_CONTROLS,
                                     description="Shown in the transactions; default "
                                                 "'credit grant'")
+    category: GrantCategory | None = Field(
+        default=None, description="`promotional` (default) or `paid`; promotional credit is "
+                                  "spent before paid credit")
+    priority: int | None = Field(default=None, ge=0, le=MAX_PRIORITY,
+                                 description="0 to 100, default 50: among grants of one "
+                                             "category, lower is spent first")
+    expires_at: int | None = Field(default=None, ge=1, le=MAX_EXPIRES_MS,
+                                   description="Unix ms from which the grant pays nothing; "
+                                               "must be in the future; absent: never expires")
 
 
 class CreditGrant(Contract):
@@ -57,10 +69,40 @@ class CreditGrant(Contract):
     description: str
     created_on: int = Field(description="Unix ms")
     transaction_id: str = Field(description="The ledger entry (GET …/transactions)")
+    category: GrantCategory
+    priority: int
+    expires_at: int | None = Field(description="Unix ms; null: never expires")
+    grant_id: str = Field(description="The credit grant (GET …/credit-grants)")
+
+
+class GrantSource(Contract):
+    type: Literal["grant", "topup_invoice", "migration"] = Field(
+        description="A credit grant (operator or command line), a top-up invoice (manual or "
+                    "auto), or the balance an account had when grants were introduced")
+    id: str = Field(description="The grant's id as sent, the invoice's id, or the account's")
+
+
+class CreditGrantView(Contract):
+    id: str = Field(description="The credit grant's id")
+    category: GrantCategory = Field(description="Promotional credit is spent before paid")
+    priority: int = Field(description="0-100; among one category, lower is spent first")
+    original_amount: CentsNumber = Field(description="Cents granted")
+    remaining_amount: CentsNumber = Field(description="Cents left to spend; may carry "
+                                                      "fractions of a cent")
+    remaining_microcents: int = Field(description="The same as an integer of microcents")
+    expires_at: int | None = Field(description="Unix ms from which it pays nothing; null: never")
+    expired_at: int | None = Field(description="Unix ms when the worker took the unused rest "
+                                                "(an `expiry` transaction); null: not (yet)")
+    status: Literal["active", "spent", "expired"] = Field(
+        description="`active`: something left to spend; `spent`: nothing left; `expired`: past "
+                    "its expiry")
+    source: GrantSource
+    transaction_id: str | None = Field(description="The ledger entry that granted it")
+    created_on: int = Field(description="Unix ms")
 
 
 # Ledger entry kinds as stored and answered.
-KINDS = ("grant", "topup", "auto_topup", "usage", "adjustment", "collection")
+KINDS = ("grant", "topup", "auto_topup", "usage", "adjustment", "collection", "expiry")
 MAX_TRANSACTIONS_PER_PAGE = 100
 MAX_CURSOR = 64
 
@@ -80,12 +122,14 @@ class TransactionsQuery(Contract):
 
 
 class TransactionSource(Contract):
-    type: Literal["grant", "topup_invoice", "usage_batch", "usage_statement", "other"] = Field(
+    type: Literal["grant", "topup_invoice", "usage_batch", "usage_statement", "credit_grant",
+                  "other"] = Field(
         description="What made the entry: a credit grant, a top-up invoice (auto or manual), "
                     "a usage batch (named by its first event's id), the payment of a usage "
-                    "statement (a `collection` entry)")
-    id: str = Field(description="The grant's id, the invoice's id, the batch's first event or "
-                                "the statement's invoice id")
+                    "statement (a `collection` entry), the expiry of a credit grant")
+    id: str = Field(description="The grant's id, the invoice's id, the batch's first event, "
+                                "the statement's invoice id or the expired credit grant's id "
+                                "(GET …/credit-grants)")
 
 
 class Transaction(Contract):

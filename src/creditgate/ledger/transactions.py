@@ -33,7 +33,7 @@ DEFAULT_PER_PAGE = 50
 _CURSOR_PREFIX = "le1:"
 # Reference prefix -> the source type it names.
 _SOURCES = {"grant": "grant", "topup": "topup_invoice", "usage": "usage_batch",
-            "collection": "usage_statement"}
+            "collection": "usage_statement", "expiry": "credit_grant"}
 
 
 @dataclass(frozen=True)

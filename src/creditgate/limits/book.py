@@ -20,11 +20,12 @@ from creditgate.kernel import errors as core_errors
 from creditgate.kernel.clock import MINUTE_MS
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import microcents_to_cents_number
+from creditgate.ledger import credit_grants
 from creditgate.limits import errors, queries, state
 from creditgate.limits.holds import Row, view
 from creditgate.limits.spend import minutes_oldest_first, window_spend
 from creditgate.limits.state import LimitState
-from creditgate.limits.validation import CaptureRequest, HoldRequest
+from creditgate.limits.validation import MAX_TTL_SECONDS, CaptureRequest, HoldRequest
 from creditgate.limits.windows import Limit, Window, freed_at_ms, retry_after_seconds, window_at
 from creditgate.notifications.events import SPENDING_LIMIT_REACHED, emit
 from creditgate.usage.events import UsageEvent, price_or_fail
@@ -39,6 +40,7 @@ def _cents(microcents: int) -> str:
 class Book:
     def __init__(self, account: Row, current: LimitState, holds: dict[str, dict[str, Any]],
                  used_ids: set[str], *, now_ms: int, catalog: PriceCatalog,
+                 expiring: Sequence[tuple[int, int]] = (),
                  block_past_due: bool = True) -> None:
         self.account = account
         self.account_id = str(account["id"])
@@ -50,6 +52,10 @@ class Book:
         self.used_ids = used_ids
         self.now_ms = now_ms
         self.catalog = catalog
+        # (expires_ms, remaining) of the credit grants that expire within the longest TTL: a
+        # hold reserves only credit that is still there when the hold ends (read once per
+        # batch; captures in the batch spend them first, so it only ever overstates them).
+        self.expiring = expiring
         self.state_changed = False
         self.new_holds: list[dict[str, Any]] = []
         self.finished: dict[str, dict[str, Any]] = {}
@@ -71,8 +77,9 @@ class Book:
             current = state.release_expired(conn, current, now_ms=now_ms)
         holds = queries.find_authorizations(conn, account_id, hold_ids)
         used = stored_event_ids(conn, account_id, [i for i in authorize_ids if i not in holds])
+        expiring = credit_grants.expiring(conn, account_id, now_ms + MAX_TTL_SECONDS * 1000)
         book = cls(account, current, holds, used, now_ms=now_ms, catalog=catalog,
-                   block_past_due=block_past_due)
+                   expiring=expiring, block_past_due=block_past_due)
         book.state_changed = expired
         return book
 
@@ -107,15 +114,18 @@ class Book:
                            "the account is past due: a usage statement could not be collected; "
                            "pay it (POST …/ai-gateway/billing/invoices/{id}/pay) or top up")
         current = self.state
-        available = self.balance - current.held_microcents
+        expires = self.now_ms + req.ttl_ms
+        # Credit expiring before the hold ends cannot back it (docs/ledger.md).
+        short_lived = sum(left for at_ms, left in self.expiring if at_ms <= expires)
+        available = self.balance - current.held_microcents - short_lived
         if req.amount_microcents > available:
+            why = " and credit expiring before the hold ends" if short_lived else ""
             raise ApiError(errors.INSUFFICIENT_CREDIT,
                            f"insufficient credits: {_cents(max(available, 0))} cents available "
-                           f"(balance minus active holds), {_cents(req.amount_microcents)} asked",
-                           "/amount")
+                           f"(balance minus active holds{why}), "
+                           f"{_cents(req.amount_microcents)} asked", "/amount")
         if current.limit is not None:
             self._check_limit(conn, current.limit, req.amount_microcents)
-        expires = self.now_ms + req.ttl_ms
         row = {"account_id": self.account_id, "id": req.id,
                "amount_microcents": req.amount_microcents, "provider": req.provider,
                "model": req.model, "status": "active", "created_ms": self.now_ms,

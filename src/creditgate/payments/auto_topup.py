@@ -27,6 +27,7 @@ from creditgate.payments.tables import payment_accounts, topups
 from creditgate.payments.topups import (
     StillPending,
     ask_processor,
+    credit_terms,
     open_topup,
     record_auto_failure,
     settle,
@@ -167,7 +168,8 @@ def run_job(runtime: Runtime, job: Job) -> None:
         _count("processor_unavailable")
         raise
     with runtime.db.write_for(account_id) as (conn, _):
-        settled = settle(conn, topup["id"], outcome, runtime.clock.now_ms())
+        now = runtime.clock.now_ms()
+        settled = settle(conn, topup["id"], outcome, now, credit_terms(runtime, now))
     # completed, failed, or pending (asked again on the job's next attempt)
     _count(str(settled["status"]))
     if settled["status"] == "pending":

@@ -18,9 +18,11 @@ from sqlalchemy import Connection, insert, select, update
 
 from creditgate.invoices import topup_invoices
 from creditgate.invoices.topup_invoices import LINE_DESCRIPTION
+from creditgate.kernel.clock import DAY_MS
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.money import MICROCENTS_PER_CENT
 from creditgate.kernel.runtime import Runtime
+from creditgate.ledger.credit_grants import DEFAULT_PRIORITY, PAID, NewGrant
 from creditgate.ledger.service import post_entry
 from creditgate.notifications.events import (
     AUTO_TOPUP_DISABLED,
@@ -110,8 +112,17 @@ def ask_processor(runtime: Runtime, topup: dict[str, Any]) -> Outcome:
         return Declined(str(exc), "payment_method_unknown")
 
 
-def settle(conn: Connection, topup_id: str, outcome: Outcome, now_ms: int) -> dict[str, Any]:
-    """Record an outcome for a top-up; the caller holds the account lock. Idempotent."""
+def credit_terms(runtime: Runtime, now_ms: int) -> NewGrant:
+    """The grant a top-up's credit becomes: paid, expiring after the configured days."""
+    days = runtime.settings.topup_credit_expiry_days
+    return NewGrant(PAID, DEFAULT_PRIORITY, now_ms + days * DAY_MS if days else None)
+
+
+def settle(conn: Connection, topup_id: str, outcome: Outcome, now_ms: int,
+           credit: NewGrant = NewGrant(PAID)) -> dict[str, Any]:
+    """Record an outcome for a top-up; the caller holds the account lock. Idempotent.
+
+    `credit`: the terms of the credit grant a success creates (`credit_terms`)."""
     topup = load_topup(conn, topup_id)
     assert topup is not None
     if topup["status"] != "pending":
@@ -121,7 +132,7 @@ def settle(conn: Connection, topup_id: str, outcome: Outcome, now_ms: int) -> di
             intent_id=outcome.id, client_secret=outcome.client_secret, updated_ms=now_ms))
         return load_topup(conn, topup_id) or topup
     if isinstance(outcome, Intent) and outcome.status == "succeeded":
-        _complete(conn, topup, outcome, now_ms)
+        _complete(conn, topup, outcome, now_ms, credit)
     else:
         reason = outcome.reason if isinstance(outcome, Declined) else (
             outcome.failure or "The payment failed.")
@@ -129,7 +140,8 @@ def settle(conn: Connection, topup_id: str, outcome: Outcome, now_ms: int) -> di
     return load_topup(conn, topup_id) or topup
 
 
-def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: int) -> None:
+def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: int,
+              credit: NewGrant) -> None:
     amount = int(topup["amount_cents"])
     # Debt first: unpaid usage statements are paid from the top-up, the rest is credit.
     debt_paid = pay_from_topup(conn, topup["account_id"], topup["id"], amount, now_ms)
@@ -137,7 +149,7 @@ def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: i
                kind="auto_topup" if topup["origin"] == "auto_topup" else "topup",
                amount_microcents=(amount - debt_paid) * MICROCENTS_PER_CENT,
                reference=ledger_reference(topup["id"]), now_ms=now_ms,
-               description=f"{LINE_DESCRIPTION} ({topup['id']})")
+               description=f"{LINE_DESCRIPTION} ({topup['id']})", grant=credit)
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="completed", intent_id=intent.id, client_secret=None, updated_ms=now_ms))
     topup_invoices.mark_paid(conn, topup["id"], amount)
@@ -192,7 +204,8 @@ def record_auto_failure(conn: Connection, account_id: str, reason: str, now_ms: 
 
 def settle_locked(runtime: Runtime, topup: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
     with runtime.db.write_for(topup["account_id"]) as (conn, _):
-        return settle(conn, topup["id"], outcome, runtime.clock.now_ms())
+        now = runtime.clock.now_ms()
+        return settle(conn, topup["id"], outcome, now, credit_terms(runtime, now))
 
 
 def create_manual(runtime: Runtime, account_id: str, request: TopupRequest) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from creditgate.reporting.focus import (
     SERVICE_CATEGORY,
     SERVICE_NAME,
     SERVICE_SUBCATEGORY,
+    CreditRow,
     Issuer,
     charge_description,
 )
@@ -186,9 +187,48 @@ def _batch(rows: list[DailyUsage], issuer: Issuer, names: _Names,
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
+def _credit_batch(credits: list[CreditRow], issuer: Issuer, names: _Names,
+                  schema: pa.Schema) -> pa.RecordBatch:
+    """FOCUS `Credit` rows: the prepaid credit each grant applied to a billing month's usage,
+    negative, over the whole billing period (credit is applied per month, not per day)."""
+    n = len(credits)
+    cost = _decimal([-c.microcents for c in credits], MONEY)
+    periods = [names.month(c.billing_month) for c in credits]
+
+    def const(value: str) -> pa.Array:
+        return pa.repeat(pa.scalar(names.cell(value), TEXT), n)
+
+    starts = _times([p[0] for p in periods], names, schema)
+    ends = _times([p[1] for p in periods], names, schema)
+    provider = const(issuer.provider_name)
+    columns: dict[str, Any] = {
+        "BilledCost": cost, "BillingAccountId": const(issuer.account_id),
+        "BillingAccountName": const(issuer.account_name), "BillingCurrency": const(CURRENCY),
+        "BillingPeriodEnd": ends, "BillingPeriodStart": starts,
+        "ChargeCategory": const("Credit"), "ChargeClass": pa.nulls(n, TEXT),
+        "ChargeDescription": pa.array([f"Prepaid {c.category} credit applied (credit grant "
+                                       f"{c.grant_id})" for c in credits], TEXT),
+        "ChargeFrequency": const("One-Time"), "ChargePeriodEnd": ends,
+        "ChargePeriodStart": starts, "ConsumedQuantity": pa.nulls(n, QUANTITY),
+        "ConsumedUnit": pa.nulls(n, TEXT), "ContractedCost": cost, "EffectiveCost": cost,
+        "HostProviderName": provider, "InvoiceId": pa.array([p[2] for p in periods], TEXT),
+        "InvoiceIssuerName": const(issuer.invoice_issuer_name), "ListCost": cost,
+        "PricingQuantity": pa.nulls(n, QUANTITY), "PricingUnit": pa.nulls(n, TEXT),
+        "ProviderName": provider, "PublisherName": provider,
+        "ServiceCategory": const(SERVICE_CATEGORY), "ServiceName": const(SERVICE_NAME),
+        "ServiceProviderName": provider, "ServiceSubcategory": const(SERVICE_SUBCATEGORY),
+        "x_BillableMetricId": pa.nulls(n, TEXT), "x_BillableMetricName": pa.nulls(n, TEXT),
+        "x_InputTokens": pa.nulls(n, pa.int64()), "x_OutputTokens": pa.nulls(n, pa.int64()),
+        "x_ProductFamilyName": const(PRODUCT_FAMILY), "x_Requests": pa.nulls(n, pa.int64()),
+    }
+    return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
+
+
 def record_batches(rows: Iterable[DailyUsage], issuer: Issuer, fmt: str = "parquet",
-                   batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """The rows as Arrow record batches of at most `batch_rows` rows, typed for `fmt`."""
+                   batch_rows: int = BATCH_ROWS, *,
+                   with_credits: bool = True) -> Iterator[pa.RecordBatch]:
+    """The rows as Arrow record batches of at most `batch_rows` rows, typed for `fmt`, then
+    the issuer's credit rows (`with_credits`)."""
     names = _Names(issuer, csv_text if fmt == "csv" else _as_is, {}, {}, {})
     schema = schema_for(fmt)
     pending: list[DailyUsage] = []
@@ -199,6 +239,8 @@ def record_batches(rows: Iterable[DailyUsage], issuer: Issuer, fmt: str = "parqu
             pending = []
     if pending:
         yield _batch(pending, issuer, names, schema)
+    if with_credits and issuer.credits:
+        yield _credit_batch(issuer.credits, issuer, names, schema)
 
 
 class ChunkSink:

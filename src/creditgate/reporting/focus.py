@@ -30,6 +30,16 @@ CURRENCY = "USD"
 
 
 @dataclass(frozen=True)
+class CreditRow:
+    """Prepaid credit one grant applied to a billing month's usage (a FOCUS `Credit` row)."""
+
+    billing_month: str
+    grant_id: int
+    category: str
+    microcents: int
+
+
+@dataclass(frozen=True)
 class Issuer:
     """Who sells and invoices the usage: the operator running creditgate (settings)."""
 
@@ -39,6 +49,8 @@ class Issuer:
     invoice_issuer_name: str
     # Usage statement ids by billing month ("YYYY-MM" -> "in_…") for the months already closed.
     statements: dict[str, str] = field(default_factory=dict)
+    # The credit applied to the usage of the dataset's billing months, per grant (datasets only).
+    credits: list[CreditRow] = field(default_factory=list)
 
     def invoice_id(self, billing_month: str) -> str:
         """The usage statement that bills the month, or its provisional id while it is open.

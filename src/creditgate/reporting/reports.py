@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -17,10 +18,12 @@ from creditgate.invoices.tables import invoices
 from creditgate.kernel.clock import DAY_MS, iso_utc
 from creditgate.kernel.months import month_start_ms
 from creditgate.kernel.runtime import Runtime
+from creditgate.ledger.credit_grants import month_credits
 from creditgate.reporting import daily
 from creditgate.reporting.daily import DailyUsage, metric_id, metric_name
 from creditgate.reporting.focus import (
     PRODUCT_FAMILY,
+    CreditRow,
     Issuer,
     charge_description,
     focus_record,
@@ -118,4 +121,8 @@ def focus_rows(runtime: Runtime, account_id: str, days: DayRange, *,
     (`from_replica`: on the read replica, which may lag the primary)."""
     with runtime.db.read_replica() if from_replica else runtime.db.read() as conn:
         issuer = issuer_for(runtime, conn, account_id)
+        months = daily.billing_months_in(conn, account_id, days.start_ms, days.end_ms)
+        credits = [CreditRow(month, c.grant_id, c.category, c.microcents) for month in months
+                   for c in month_credits(conn, [account_id], month)[account_id]]
+        issuer = replace(issuer, credits=credits)
         yield issuer, daily.daily_usage(conn, account_id, days.start_ms, days.end_ms)

@@ -169,4 +169,6 @@ def _dataset_chunks(runtime: Runtime, account_id: str, days: DayRange,
     with reports.focus_rows(runtime, account_id, days) as (issuer, rows):
         if metrics is not None:
             rows = (r for r in rows if metric_id(r.provider, r.model) in metrics)
-        yield from stream_dataset(fmt, record_batches(rows, issuer, fmt))
+        # Credit rows are per grant, not per metric: a metric filter leaves them out.
+        yield from stream_dataset(fmt, record_batches(rows, issuer, fmt,
+                                                      with_credits=metrics is None))

@@ -180,6 +180,10 @@ class Settings:
         "top-up is 1000)")
     auto_topup_daily_max: int = setting(
         5, kinds.integer(0, 1000), "auto top-ups per account per UTC day, against runaways")
+    topup_credit_expiry_days: int = setting(
+        0, kinds.integer(0, 36_600),
+        "the credit of a top-up (manual or auto) expires this many days after it is credited "
+        "(docs/ledger.md); `0`: never", shown="`0` (never)")
     topup_duplicate_window_seconds: int = setting(
         60, kinds.integer(0, 86400),
         "a top-up without an idempotency key repeating a pending one (same amount) within this "

@@ -20,7 +20,7 @@ from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.services import ServiceKey
 from creditgate.kernel.sql import account_rows_with_ids, cursor
-from creditgate.ledger.service import post_entry
+from creditgate.ledger.service import post_usage
 from creditgate.usage.events import UsageEvent
 from creditgate.usage.tables import spend_days, spend_hours, usage_minutes, usage_rollups
 
@@ -65,10 +65,10 @@ def record_usage(conn: Connection, account: Mapping[str, Any],
     total = sum(e.cost_microcents for e in fresh)
     balance = int(account["balance_microcents"])
     if fresh:
-        _roll_up(conn, account_id, fresh, closed_through)
-        post_entry(conn, account_id=account_id, kind="usage", amount_microcents=-total,
-                   reference=f"usage:{fresh[0].id}", now_ms=now_ms,
-                   description=f"usage: {len(fresh)} event(s)")
+        by_month = _roll_up(conn, account_id, fresh, closed_through)
+        # One debit; the grants pay it per billing month (statements apply credits by month).
+        post_usage(conn, account_id, by_month=by_month, reference=f"usage:{fresh[0].id}",
+                   now_ms=now_ms, description=f"usage: {len(fresh)} event(s)")
         balance -= total
     recorded = Recorded(len(fresh), len(events) - len(fresh), total, balance)
     if fresh:
@@ -145,8 +145,9 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
 
 
 def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
-             closed_through: object) -> None:
-    """Add the events into hourly rollups and into spend per minute, hour and day."""
+             closed_through: object) -> dict[str, int]:
+    """Add the events into hourly rollups and into spend per minute, hour and day; answers
+    their cost (microcents) per billing month."""
     hours: dict[tuple[int, str, str], list[int]] = {}
     minutes: dict[int, int] = {}
     for e in events:
@@ -161,9 +162,11 @@ def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
         acc[2] += e.output_tokens
         acc[3] += 1
     months: dict[int, str] = {}
-    for hour, _, _ in hours:
+    by_month: dict[str, int] = {}
+    for (hour, _, _), acc in hours.items():
         if hour not in months:
             months[hour] = _billing_month(month_of(hour), closed_through)
+        by_month[months[hour]] = by_month.get(months[hour], 0) + acc[0]
     upsert_add(conn, usage_rollups, [
         {"account_id": account_id, "hour_start_ms": hour, "provider": provider, "model": model,
          "billing_month": months[hour], "cost_microcents": acc[0], "input_tokens": acc[1],
@@ -183,6 +186,7 @@ def _roll_up(conn: Connection, account_id: str, events: Sequence[UsageEvent],
             {"account_id": account_id, "start_ms": start, "cost_microcents": cost}
             for start, cost in spend.items()
         ], key=["account_id", "start_ms"], add=["cost_microcents"])
+    return by_month
 
 
 def _billing_month(event_month: str, closed_through: object) -> str:
