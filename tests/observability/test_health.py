@@ -68,7 +68,7 @@ def test_the_heartbeat_age_limit_is_a_setting(runtime: Runtime, clock: ManualClo
 
 
 # The worker branch's head (its migrations need nothing but the core's tables).
-WORKER_HEAD = "0003_worker_periodic_turns"
+WORKER_HEAD = "0006_worker_retention"
 
 
 @pytest.fixture
