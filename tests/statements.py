@@ -38,7 +38,17 @@ class Statement:
     @property
     def table(self) -> str | None:
         """The table this statement writes or locks (SELECT … FOR UPDATE), if any."""
-        found = _WRITE.match(self.sql) or _LOCKED_FROM.search(self.sql)
+        return self.written or self._locked
+
+    @property
+    def written(self) -> str | None:
+        """The table this statement changes (INSERT, UPDATE, DELETE, COPY), if any."""
+        found = _WRITE.match(self.sql)
+        return found.group(1).lower() if found else None
+
+    @property
+    def _locked(self) -> str | None:
+        found = _LOCKED_FROM.search(self.sql)
         return found.group(1).lower() if found else None
 
     def accounts(self, known: set[str]) -> set[str]:
@@ -54,7 +64,8 @@ class Unit:
         return [s for s in self.statements if s.table is not None]
 
     def tables(self) -> set[str]:
-        return {s.table for s in self.writes() if s.table is not None}
+        """The tables this unit changes (not those it only locks)."""
+        return {s.written for s in self.statements if s.written is not None}
 
     def accounts(self, known: set[str]) -> set[str]:
         return set().union(*(s.accounts(known) for s in self.writes()))

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, delete, exists, select, tuple_
 
 from creditgate.kernel.clock import DAY_MS
+from creditgate.kernel.db import Database
 from creditgate.kernel.runtime import Runtime
 
 # (runtime, now in Unix ms) -> rows a pass would delete now
@@ -52,3 +56,24 @@ def task(pruner: Pruner) -> Callable[[Runtime], None]:
     def run(runtime: Runtime) -> None:
         prune(runtime, pruner)
     return run
+
+
+def delete_oldest(db: Database, table: Table, where: ColumnElement[bool],
+                  oldest: ColumnElement[Any], rows: int) -> Iterator[int]:
+    """Delete `table`'s rows matching `where`, oldest first, `rows` at a time by primary key,
+    each batch in its own transaction; yield each batch's count once committed.
+
+    For the owning package's pruners only (it is their table). A read comes first, so a pass
+    with nothing due takes no writer's turn (on SQLite, the whole database's)."""
+    with db.read() as conn:
+        if not conn.execute(select(exists().where(where))).scalar():
+            return
+    columns = list(table.primary_key.columns)
+    key = tuple_(*columns) if len(columns) > 1 else columns[0]
+    batch = select(*columns).where(where).order_by(oldest).limit(rows)
+    while True:
+        with db.write() as conn:
+            deleted = conn.execute(delete(table).where(key.in_(batch))).rowcount
+        yield deleted
+        if deleted < rows:
+            return

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, select
 
-from creditgate.kernel.retention import Pruner, cutoff_ms, task
+from creditgate.kernel.retention import Pruner, cutoff_ms, delete_oldest, task
 from creditgate.kernel.runtime import Runtime
 from creditgate.limits import state
-from creditgate.limits.tables import ACTIVE, FINISHED, authorizations
+from creditgate.limits.tables import ACTIVE, FINISHED, account_limits, authorizations
 from creditgate.worker.runner import Periodic
 
 SWEEP_EVERY_MS = 5_000
@@ -37,10 +37,19 @@ def release_expired_holds(runtime: Runtime) -> None:
 
 
 # Finished holds past `authorizations_retention_days` (captured, voided, expired) go oldest
-# first through ix_authorizations_finished. A capture or void replayed after that answers as
-# for an unknown hold; the usage event its capture posted stays deduplicated by usage's own key.
-def _finished_before(cutoff: int) -> ColumnElement[bool]:
-    return FINISHED & (authorizations.c.finished_ms < cutoff)
+# first, one account per transaction, through ix_authorizations_finished. A capture or void
+# replayed after that answers as for an unknown hold; the usage event its capture posted stays
+# deduplicated by usage's own key (docs/operations.md, "Retention").
+def _finished_before(account_id: str, cutoff: int) -> ColumnElement[bool]:
+    return ((authorizations.c.account_id == account_id) & FINISHED
+            & (authorizations.c.finished_ms < cutoff))
+
+
+def _holders(runtime: Runtime) -> list[str]:
+    """Every account that ever held funds (each has its limits row)."""
+    with runtime.db.read() as conn:
+        return [str(a) for a in conn.execute(
+            select(account_limits.c.account_id).order_by(account_limits.c.account_id)).scalars()]
 
 
 def finished_holds_due(runtime: Runtime, now_ms: int) -> int:
@@ -48,24 +57,19 @@ def finished_holds_due(runtime: Runtime, now_ms: int) -> int:
     if cutoff is None:
         return 0
     with runtime.db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(authorizations)
-                                .where(_finished_before(cutoff))).scalar_one())
+        return sum(int(conn.execute(select(func.count()).select_from(authorizations).where(
+            _finished_before(account_id, cutoff))).scalar_one())
+            for account_id in _holders(runtime))
 
 
 def prune_finished_holds(runtime: Runtime, now_ms: int, rows: int) -> Iterator[int]:
     cutoff = cutoff_ms(now_ms, runtime.settings.authorizations_retention_days)
     if cutoff is None:
         return
-    keys = tuple_(authorizations.c.account_id, authorizations.c.id)
-    oldest = (select(authorizations.c.account_id, authorizations.c.id)
-              .where(_finished_before(cutoff)).order_by(authorizations.c.finished_ms)
-              .limit(rows))
-    while True:
-        with runtime.db.write() as conn:
-            deleted = conn.execute(delete(authorizations).where(keys.in_(oldest))).rowcount
-        yield deleted
-        if deleted < rows:
-            return
+    for account_id in _holders(runtime):
+        yield from delete_oldest(runtime.db, authorizations,
+                                 _finished_before(account_id, cutoff),
+                                 authorizations.c.finished_ms, rows)
 
 
 FINISHED_HOLDS = Pruner("limits.authorizations", finished_holds_due, prune_finished_holds)

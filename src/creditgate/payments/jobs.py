@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, func, select
 
-from creditgate.kernel.retention import Pruner, cutoff_ms, task
+from creditgate.kernel.retention import Pruner, cutoff_ms, delete_oldest, task
 from creditgate.kernel.runtime import Runtime
 from creditgate.payments import auto_topup, topups, webhooks
 from creditgate.payments.tables import HANDLED, webhook_events
@@ -51,15 +51,8 @@ def prune_handled_webhooks(runtime: Runtime, now_ms: int, rows: int) -> Iterator
     cutoff = cutoff_ms(now_ms, runtime.settings.webhook_inbox_retention_days)
     if cutoff is None:
         return
-    oldest = (select(webhook_events.c.id).where(_handled_before(cutoff))
-              .order_by(webhook_events.c.handled_ms).limit(rows))
-    while True:
-        with runtime.db.write() as conn:
-            deleted = conn.execute(
-                delete(webhook_events).where(webhook_events.c.id.in_(oldest))).rowcount
-        yield deleted
-        if deleted < rows:
-            return
+    yield from delete_oldest(runtime.db, webhook_events, _handled_before(cutoff),
+                             webhook_events.c.handled_ms, rows)
 
 
 HANDLED_WEBHOOKS = Pruner("payments.webhook_events", handled_webhooks_due,

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from creditgate.accounts.tables import accounts
 from creditgate.kernel.months import month_end_ms
-from creditgate.kernel.retention import Pruner, cutoff_ms, task
+from creditgate.kernel.retention import Pruner, cutoff_ms, delete_oldest, task
 from creditgate.kernel.runtime import Runtime
 from creditgate.usage.tables import usage_events
 from creditgate.worker.runner import Periodic
@@ -62,24 +62,8 @@ def prune_usage_events(runtime: Runtime, now_ms: int, rows: int) -> Iterator[int
     with runtime.db.read() as conn:
         closed_accounts = _closed_accounts(conn)
     for account_id, closed in closed_accounts:
-        yield from _prune_account(runtime, _prunable(account_id, closed, cutoff), rows)
-
-
-def _prune_account(runtime: Runtime, prunable: ColumnElement[bool], rows: int) -> Iterator[int]:
-    with runtime.db.read() as conn:
-        # A read first: most accounts have nothing due on most passes, and a read does not
-        # take the writer's turn.
-        if not conn.execute(select(exists().where(prunable))).scalar():
-            return
-    keys = tuple_(usage_events.c.account_id, usage_events.c.event_id)
-    oldest = (select(usage_events.c.account_id, usage_events.c.event_id).where(prunable)
-              .order_by(usage_events.c.received_ms).limit(rows))
-    while True:
-        with runtime.db.write() as conn:
-            deleted = conn.execute(delete(usage_events).where(keys.in_(oldest))).rowcount
-        yield deleted
-        if deleted < rows:
-            return
+        yield from delete_oldest(runtime.db, usage_events, _prunable(account_id, closed, cutoff),
+                                 usage_events.c.received_ms, rows)
 
 
 RAW_EVENTS = Pruner("usage.usage_events", usage_events_due, prune_usage_events)

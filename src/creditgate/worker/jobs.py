@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, func, select
 
-from creditgate.kernel.retention import Pruner, cutoff_ms, task
+from creditgate.kernel.retention import Pruner, cutoff_ms, delete_oldest, task
 from creditgate.kernel.runtime import Runtime
 from creditgate.worker.runner import Periodic
 from creditgate.worker.tables import DONE, jobs
@@ -36,13 +36,7 @@ def prune_done_jobs(runtime: Runtime, now_ms: int, rows: int) -> Iterator[int]:
     cutoff = cutoff_ms(now_ms, runtime.settings.jobs_retention_days)
     if cutoff is None:
         return
-    oldest = select(jobs.c.id).where(_done_before(cutoff)).order_by(jobs.c.finished_ms).limit(rows)
-    while True:
-        with runtime.db.write() as conn:
-            deleted = conn.execute(delete(jobs).where(jobs.c.id.in_(oldest))).rowcount
-        yield deleted
-        if deleted < rows:
-            return
+    yield from delete_oldest(runtime.db, jobs, _done_before(cutoff), jobs.c.finished_ms, rows)
 
 
 DONE_JOBS = Pruner("worker.jobs", done_jobs_due, prune_done_jobs)

@@ -1,8 +1,8 @@
-"""limits: index finished holds by when they finished, for retention
+"""limits: index finished holds by account and when they finished, for retention
 
-Retention deletes the oldest finished holds in batches (limits/jobs.py); this partial index
-finds them without reading the holds in flight. Built CONCURRENTLY on PostgreSQL, so decisions
-keep writing while it builds (as 0003_limits_active_holds).
+Retention deletes an account's oldest finished holds in batches (limits/jobs.py); this
+partial index finds them without reading the holds in flight. Built CONCURRENTLY on
+PostgreSQL (migrations/indexes.py), so decisions keep writing while it builds.
 
 Revision ID: 0006_limits_retention
 Revises: 0003_limits_active_holds
@@ -26,7 +26,7 @@ _FINISHED = sa.text("status != 'active'")
 
 
 def upgrade() -> None:
-    create_index(_NAME, "authorizations", ["finished_ms"], where=_FINISHED)
+    create_index(_NAME, "authorizations", ["account_id", "finished_ms"], where=_FINISHED)
 
 
 def downgrade() -> None:
