@@ -18,13 +18,13 @@ ONE_PER_ACCOUNT = frozenset({"account_limits", "balance_alerts", "billing_profil
 # Rows per payment, month or notification of an account: they grow with time, not per call.
 GROWS_WITH_ACCOUNT_ACTIVITY = frozenset({
     "topups", "topup_keys", "payment_methods", "invoices", "notification_events",
-    "webhook_deliveries", "webhook_attempts", "email_deliveries", "jobs",
+    "webhook_deliveries", "webhook_attempts", "email_deliveries", "jobs", "collections",
 })
 # ... of which these are not keyed by account yet: re-keyed before sharding (docs/scaling.md,
 # "What is keyed by account, and what is not yet").
 REKEY_BEFORE_SHARDING = frozenset({
     "topups", "notification_events", "webhook_deliveries", "webhook_attempts",
-    "email_deliveries", "jobs",
+    "email_deliveries", "jobs", "collections",
 })
 # The account row itself (keyed by its id, the account id), and what stays global: the
 # directory of credentials and members, operator tables, the processor's inbox, the sandbox

@@ -175,9 +175,12 @@ def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
     from creditgate.invoices.cli import invoices
     from creditgate.ledger.cli import credits
+    from creditgate.payments.cli import pay
     from creditgate.reporting.cli import export
     from creditgate.usage.cli import usage
 
+    # `invoices pay` charges the card: a payments command in the invoices group.
+    invoices.add_command(pay)
     for group in (accounts, tokens, users, credits, usage, invoices, export):
         main.add_command(group)
 

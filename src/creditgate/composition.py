@@ -83,7 +83,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     profiles = BillingProfileReader()
     services.provide(BILLING_PROFILES, profiles)
     services.provide(BILLING_EMAIL, profiles.billing_email)
-    decisions = Decisions(runtime.clock, catalog, listeners)
+    decisions = Decisions(runtime.clock, catalog, listeners,
+                          block_past_due=settings.block_past_due)
     services.provide(COMMITTER, Committer(runtime.db, decisions.decide,
                                           group=settings.limits_group_commit))
     return runtime

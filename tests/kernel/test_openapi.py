@@ -45,7 +45,7 @@ def _resolve(schema: dict[str, Any], ref: str) -> dict[str, Any]:
 def test_every_operation_declares_its_contract(client: TestClient) -> None:
     schema = _schema(client)
     operations = _operations(schema)
-    assert len(operations) == 60  # paygo-usage-info: the spec path of billable-usage/info
+    assert len(operations) == 61  # paygo-usage-info: the spec path of billable-usage/info
     for (method, path), op in operations.items():
         names = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
         assert names == set(re.findall(r"\{(\w+)\}", path)), (method, path)
@@ -61,8 +61,8 @@ def test_every_operation_declares_its_contract(client: TestClient) -> None:
             assert all((code, int(status)) in REGISTRY for code in codes), (method, path)
             ref = answer["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/ErrorEnvelope")
-        # An action on a resource named by its path (redeliver) takes no body.
-        if method in {"POST", "PUT", "PATCH"} and not path.endswith("/redeliver"):
+        # An action on a resource named by its path (redeliver, pay) takes no body.
+        if method in {"POST", "PUT", "PATCH"} and not path.endswith(("/redeliver", "/pay")):
             optional = path.endswith(("/void", "/payment-method"))
             assert op["requestBody"]["required"] is not optional, (method, path)
 
@@ -70,7 +70,7 @@ def test_every_operation_declares_its_contract(client: TestClient) -> None:
 def test_account_routes_take_the_account_id_and_answer_auth_errors(client: TestClient) -> None:
     operations = _operations(_schema(client))
     account_ops = [op for (_, path), op in operations.items() if "{account_id}" in path]
-    assert len(account_ops) == 49
+    assert len(account_ops) == 50
     for op in account_ops:
         assert op["parameters"][0]["name"] == "account_id"
         assert op["parameters"][0]["schema"]["type"] == "string"

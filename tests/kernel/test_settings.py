@@ -40,7 +40,17 @@ def test_every_default_is_a_value_its_own_kind_accepts() -> None:
     for f in fields(Settings):
         kind: kinds.Kind[Any] = f.metadata["kind"]
         text = ("on" if f.default else "off") if isinstance(f.default, bool) else str(f.default)
+        if isinstance(f.default, tuple):  # a list setting: written comma-separated
+            text = ",".join(str(item) for item in f.default)
         assert kind.parse(text) == f.default, f.name
+
+
+def test_a_retry_schedule_is_days_comma_separated() -> None:
+    assert Settings.from_env({"CREDITGATE_COLLECTION_RETRY_DAYS": " 2, 5 "}
+                             ).collection_retry_days == (2, 5)
+    for bad in ("", "0", "1,,3", "1;3", "61", "1.5", ",".join(["1"] * 11)):
+        with pytest.raises(SettingsError, match="CREDITGATE_COLLECTION_RETRY_DAYS"):
+            Settings.from_env({"CREDITGATE_COLLECTION_RETRY_DAYS": bad})
 
 
 def test_values_are_parsed_into_their_types() -> None:
@@ -92,6 +102,7 @@ def test_every_bad_value_is_named_at_once() -> None:
     ("CREDITGATE_DATABASE_URL", "mysql://root:hunter2@db/billing"),
     ("CREDITGATE_STRIPE_API_KEY", "sk_live_hunter2\x00"),
     ("CREDITGATE_SECRET_KEY", "hunter2\n"),
+    ("CREDITGATE_DATABASE_READ_URL", "sqlite:///hunter2.db"),
 ])
 def test_a_secret_is_never_echoed(variable: str, value: str) -> None:
     with pytest.raises(SettingsError) as refused:
@@ -153,3 +164,15 @@ def test_the_runtime_is_built_with_every_domain_service(runtime: Runtime) -> Non
                                    PAYMENT_SUMMARY, COMMITTER, PAYMENT_PROCESSOR, CATALOG,
                                    USAGE_LISTENERS]
     assert [key.name for key in keys if key not in runtime.services] == []
+
+
+def test_a_read_replica_is_of_a_postgresql_primary() -> None:
+    primary = "postgresql+psycopg://app@db1/billing"
+    replica = "postgresql+psycopg://app@db2/billing"
+    with pytest.raises(SettingsError, match="CREDITGATE_DATABASE_READ_URL needs a PostgreSQL "
+                                            "CREDITGATE_DATABASE_URL"):
+        Settings.from_env({"CREDITGATE_DATABASE_READ_URL": replica})
+    settings = Settings.from_env({"CREDITGATE_DATABASE_URL": primary,
+                                  "CREDITGATE_DATABASE_READ_URL": f" {replica} "})
+    assert (settings.database_url, settings.database_read_url) == (primary, replica)
+    assert Settings.from_env({"CREDITGATE_DATABASE_READ_URL": ""}).database_read_url == ""

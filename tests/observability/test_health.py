@@ -14,6 +14,7 @@ from creditgate.app import create_app
 from creditgate.composition import build_runtime, build_worker
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
+from creditgate.migrations import code_heads, database_heads, is_at_head
 from creditgate.settings import Settings
 from tests.conftest import START, error_of
 
@@ -102,3 +103,15 @@ def test_not_ready_when_never_migrated(tmp_path: object) -> None:
         message = _not_ready(client)
     runtime.db.dispose()
     assert "migrations: not migrated; run `creditgate migrate`" in message
+
+
+def test_a_head_another_branch_depends_on_counts_as_applied(runtime: Runtime) -> None:
+    # 0005_payments_collection depends on 0002_invoices, so Alembic keeps only the former in
+    # the version table; readiness must not call that database behind.
+    with runtime.db.read() as conn:
+        at = database_heads(conn)
+    assert "0002_invoices" in code_heads() and "0002_invoices" not in at
+    assert is_at_head(at)
+    # One behind on the payments branch (its head, 0006_payments_retention, not applied).
+    assert not is_at_head(at - {"0006_payments_retention"} | {"0005_payments_collection"})
+    assert not is_at_head(at | {"9999_unknown"})

@@ -51,3 +51,10 @@ def mark_closed_through(conn: Connection, account_ids: Sequence[str], month: str
     accounts: usage for those months is billed as late usage from now on."""
     conn.execute(update(accounts).where(accounts.c.id.in_(list(account_ids)))
                  .values(closed_through_month=month))
+
+
+def set_past_due(conn: Connection, account_id: str, past_due: bool) -> None:
+    """Mark the (locked) account past due, or clear it once its debt is paid
+    (payments/collection.py decides which)."""
+    conn.execute(update(accounts).where(accounts.c.id == account_id)
+                 .values(past_due=past_due))

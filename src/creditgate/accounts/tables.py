@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, String, Table, Text
 
 from creditgate.kernel.db import metadata
 
@@ -13,6 +13,10 @@ accounts = Table(
     Column("balance_microcents", BigInteger, nullable=False, server_default="0"),
     # Last UTC month ("YYYY-MM") closed into a usage statement; later usage for it is "late".
     Column("closed_through_month", String(7), nullable=True),
+    # A usage statement went uncollectible (payments/collection.py): new authorizations are
+    # refused until it is paid. On this row because every decision batch reads it anyway
+    # (added by 0005_payments_collection).
+    Column("past_due", Boolean, nullable=False, server_default="0"),
 )
 
 api_tokens = Table(

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, exists, insert, or_, select
 from creditgate.accounts.rows import lock_account, mark_closed_through
 from creditgate.accounts.tables import accounts
 from creditgate.invoices.buyers import billing_profiles
+from creditgate.invoices.statement_payments import enqueue_collection
 from creditgate.invoices.statements import USAGE, Statement, statements_through
 from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import runtime_tax_rates
@@ -75,8 +76,8 @@ def _statement_row(statement: Statement, now_ms: int) -> dict[str, Any]:
         "credits_applied_cents": statement.credits_cents, "amount_due_cents": due,
         "amount_paid_cents": 0, "amount_remaining_cents": due, "attempt_count": 0,
         "attempted": False,
-        # Statements are not charged automatically: credits pay them, the rest is invoiced.
-        "auto_advance": False, "description": month_description(statement.month),
+        # What credits did not cover is charged to the default card (payments/collection.py).
+        "auto_advance": due > 0, "description": month_description(statement.month),
         "created_by": "creditgate", "created_s": now_ms // 1000,
         "period_start_s": statement.period_start_s, "period_end_s": statement.period_end_s,
         "period_month": statement.month,
@@ -133,6 +134,8 @@ def close_accounts(runtime: Runtime, account_ids: Sequence[str], through: str, *
             report.statements += [str(row["id"]) for row in rows]
             for row in rows:
                 _tell_finalized(conn, row, now_ms)
+                if row["amount_due_cents"] > 0:
+                    enqueue_collection(conn, row, now_ms)
         closing = [str(a["id"]) for a in due]
         mark_closed_through(conn, closing, through)
         if before_commit is not None:

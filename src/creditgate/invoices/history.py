@@ -87,7 +87,7 @@ def invoice_history(runtime: Runtime, account_id: str,
     origins = ORIGINS[query.type]
     if origins is not None:
         where.append(invoices.c.origin.in_(origins))
-    with runtime.db.read() as conn:
+    with runtime.db.read_replica() as conn:  # history: the replica's delay is acceptable
         total = int(conn.execute(select(func.count()).select_from(invoices).where(*where))
                     .scalar_one())
         rows = conn.execute(
@@ -107,7 +107,7 @@ def invoice_preview(runtime: Runtime, account_id: str) -> dict[str, Any]:
     """The current month's statement as it stands, status draft (same code as the close)."""
     month = month_of(runtime.clock.now_ms())
     rates = runtime_tax_rates(runtime)
-    with runtime.db.read() as conn:
+    with runtime.db.read_replica() as conn:  # a draft: the replica's delay is acceptable
         row = conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
         if row is None:
             raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")

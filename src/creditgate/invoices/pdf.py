@@ -42,11 +42,17 @@ def load_document(runtime: Runtime, invoice_id: str,
     query = select(invoices).where(invoices.c.id == invoice_id)
     if account_id is not None:
         query = query.where(invoices.c.account_id == account_id)
-    with runtime.db.read() as conn:
-        row = conn.execute(query).mappings().first()
-        if row is None:
-            return None
-        buyer = billing_profiles(runtime).buyer(conn, str(row["account_id"]))
+    # On the read replica; an invoice it has not replayed yet (a PDF link fetched right after
+    # the top-up that made it) is read on the primary, so a new link never answers 404.
+    for read in (runtime.db.read_replica, runtime.db.read):
+        with read() as conn:
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                continue
+            buyer = billing_profiles(runtime).buyer(conn, str(row["account_id"]))
+            break
+    else:
+        return None
     try:
         stored = orjson.loads(row["lines_json"] or "[]")
     except orjson.JSONDecodeError:

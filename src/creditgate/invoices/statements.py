@@ -27,7 +27,7 @@ from creditgate.invoices.tables import invoices
 from creditgate.invoices.taxes import TaxRates, tax_cents
 from creditgate.kernel.money import MICROCENTS_PER_CENT, microcents_to_whole_cents
 from creditgate.kernel.months import month_end_ms, month_of, month_start_ms, next_month
-from creditgate.ledger.tables import CREDIT_ENTRIES, ledger_entries
+from creditgate.ledger.tables import STATEMENT_CREDITS, ledger_entries
 from creditgate.usage.tables import usage_rollups
 
 USAGE = "usage"
@@ -153,7 +153,7 @@ def credit_entries(account_ids: Sequence[str],
     """(account, entry id, microcents) of the accounts' non-usage ledger entries, oldest first."""
     e = ledger_entries.c
     return (select(e.account_id, e.id, e.amount_microcents)
-            .where(e.account_id.in_(account_ids), CREDIT_ENTRIES, e.created_ms < before_ms)
+            .where(e.account_id.in_(account_ids), STATEMENT_CREDITS, e.created_ms < before_ms)
             .order_by(e.account_id, e.created_ms, e.id))
 
 

@@ -34,8 +34,10 @@ from sqlalchemy.pool import NullPool
 
 from creditgate.kernel import errors
 from creditgate.kernel.checkpoint import Checkpointer
+from creditgate.kernel.clock import Clock, SystemClock
 from creditgate.kernel.errors import ApiError
 from creditgate.kernel.metrics import metrics
+from creditgate.kernel.replica import Replica
 from creditgate.kernel.sql import insert_ignore_sql, upsert_add_sql
 
 metadata = MetaData()
@@ -89,9 +91,14 @@ def _enable_wal(url: str) -> None:
 
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL",
-                 pool: bool = True, account_lock: AccountLock | None = None) -> None:
+                 pool: bool = True, account_lock: AccountLock | None = None,
+                 read_url: str = "", read_max_lag_s: float = 30.0,
+                 clock: Clock | None = None) -> None:
         self.url = url
         self.account_lock = account_lock
+        # A streaming replica of the primary (CREDITGATE_DATABASE_READ_URL): `read_replica()`.
+        self.replica = Replica(read_url, clock or SystemClock(), max_lag_s=read_max_lag_s,
+                               pool=pool) if read_url else None
         self.is_sqlite = url.startswith("sqlite")
         self._sqlite_writer = threading.Lock()
         self._lock_file: BinaryIO | None = None
@@ -204,6 +211,20 @@ class Database:
         with self.read_engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def read_replica(self) -> Iterator[Connection]:
+        """A read-only snapshot on the replica, which may lag the primary: for history and
+        reports, never for a decision about money nor for a caller that reads its own write
+        (those use `read()` or a write). The primary when no replica is set, or while it is
+        unreachable (`kernel/replica.py`)."""
+        conn = self.replica.connect() if self.replica is not None else None
+        if conn is None:
+            with self.read() as conn:
+                yield conn
+            return
+        with conn, conn.begin():
+            yield conn
+
     def dispose(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
@@ -214,6 +235,8 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
 
 
 @contextmanager

@@ -51,6 +51,7 @@ class Metrics:
     worker_jobs: Counter
     webhook_deliveries: Counter
     writer_wait: Histogram
+    replica_fallback_reads: Counter
 
 
 _built: Metrics | None = None
@@ -90,6 +91,11 @@ def _build() -> Metrics:
         writer_wait=Histogram("creditgate_sqlite_writer_turn_wait_seconds",
                               "Wait for the SQLite writer's turn, in seconds",
                               buckets=WAIT_BUCKETS),
+        replica_fallback_reads=Counter(
+            "creditgate_replica_fallback_reads", "Reads meant for the replica "
+            "(CREDITGATE_DATABASE_READ_URL) served by the primary: unreachable (the replica "
+            "refused a connection, or did within the last 5 s), lagging (further behind than "
+            "CREDITGATE_DATABASE_READ_MAX_LAG_SECONDS)", ["reason"]),
     )
     return _built
 

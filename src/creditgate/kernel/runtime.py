@@ -26,9 +26,11 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None, *,
                       account_lock: AccountLock | None = None) -> Runtime:
+        clock = clock or SystemClock()
         db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                      account_lock=account_lock)
-        return cls(settings=settings, db=db, clock=clock or SystemClock())
+                      account_lock=account_lock, read_url=settings.database_read_url,
+                      read_max_lag_s=settings.database_read_max_lag_seconds, clock=clock)
+        return cls(settings=settings, db=db, clock=clock)
 
     def secret_key(self) -> str:
         """The key that signs links: CREDITGATE_SECRET_KEY when set, else the database's own.

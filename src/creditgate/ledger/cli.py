@@ -66,7 +66,8 @@ def history(account_id: str, kinds: tuple[str, ...], limit: int, as_json: bool) 
     before: int | None = None
     while len(entries) < limit:
         page, info = list_transactions(runtime, account_id, TransactionFilter(
-            kinds, None, None, min(limit - len(entries), MAX_TRANSACTIONS_PER_PAGE), before))
+            kinds, None, None, min(limit - len(entries), MAX_TRANSACTIONS_PER_PAGE), before),
+            from_replica=False)  # an operator checks what they just did
         entries += page
         if not info["has_more"]:
             break

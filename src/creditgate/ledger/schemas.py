@@ -60,7 +60,7 @@ class CreditGrant(Contract):
 
 
 # Ledger entry kinds as stored and answered.
-KINDS = ("grant", "topup", "auto_topup", "usage", "adjustment")
+KINDS = ("grant", "topup", "auto_topup", "usage", "adjustment", "collection")
 MAX_TRANSACTIONS_PER_PAGE = 100
 MAX_CURSOR = 64
 
@@ -80,10 +80,12 @@ class TransactionsQuery(Contract):
 
 
 class TransactionSource(Contract):
-    type: Literal["grant", "topup_invoice", "usage_batch", "other"] = Field(
+    type: Literal["grant", "topup_invoice", "usage_batch", "usage_statement", "other"] = Field(
         description="What made the entry: a credit grant, a top-up invoice (auto or manual), "
-                    "a usage batch (named by its first event's id)")
-    id: str = Field(description="The grant's id, the invoice's id or the batch's first event")
+                    "a usage batch (named by its first event's id), the payment of a usage "
+                    "statement (a `collection` entry)")
+    id: str = Field(description="The grant's id, the invoice's id, the batch's first event or "
+                                "the statement's invoice id")
 
 
 class Transaction(Contract):

@@ -18,7 +18,8 @@ ledger_entries = Table(
     "ledger_entries", metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
     Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
-    # grant (CLI/promotions), topup, auto_topup, usage, adjustment
+    # grant (CLI/promotions), topup, auto_topup, usage, adjustment, collection (a usage
+    # statement's amount_due paid: payments/collection.py)
     Column("kind", String(32), nullable=False),
     # Signed microcents: credits positive, usage negative.
     Column("amount_microcents", BigInteger, nullable=False),
@@ -33,6 +34,9 @@ ledger_entries = Table(
 # Credit entries are every kind but usage debits. Written as a literal, not a bound parameter:
 # PostgreSQL's generic plans can use the partial index only for a query with this same condition.
 CREDIT_ENTRIES = ledger_entries.c.kind != literal_column("'usage'")
+# The credit pool of usage statements: credits, without the payments of earlier statements
+# (`collection` entries pay usage already billed; counting them again would bill it twice).
+STATEMENT_CREDITS = CREDIT_ENTRIES & (ledger_entries.c.kind != literal_column("'collection'"))
 # Statements (invoices) read an account's credit grants without walking every usage debit
 # (added by 0002_invoices).
 Index("ix_ledger_account_credits", ledger_entries.c.account_id, ledger_entries.c.created_ms,

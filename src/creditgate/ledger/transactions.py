@@ -32,7 +32,8 @@ from creditgate.ledger.validation import CONTROLS
 DEFAULT_PER_PAGE = 50
 _CURSOR_PREFIX = "le1:"
 # Reference prefix -> the source type it names.
-_SOURCES = {"grant": "grant", "topup": "topup_invoice", "usage": "usage_batch"}
+_SOURCES = {"grant": "grant", "topup": "topup_invoice", "usage": "usage_batch",
+            "collection": "usage_statement"}
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ def _answer(row: Any) -> dict[str, Any]:
             "source": _source(str(row["reference"])), "description": row["description"]}
 
 
-def list_transactions(runtime: Runtime, account_id: str,
-                      query: TransactionFilter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(one page of entries, newest first; result_info with the next page's cursor)."""
+def list_transactions(runtime: Runtime, account_id: str, query: TransactionFilter, *,
+                      from_replica: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(one page of entries, newest first; result_info with the next page's cursor).
+
+    `from_replica`: read on the read replica, which may lag the primary (history)."""
     entries = ledger_entries.c
     running = func.sum(entries.amount_microcents).over(order_by=entries.id)
     ledger = (select(entries.id, entries.kind, entries.amount_microcents, entries.reference,
@@ -139,7 +142,7 @@ def list_transactions(runtime: Runtime, account_id: str,
         where.append(ledger.c.created_ms >= query.start_ms)
     if query.end_ms is not None:
         where.append(ledger.c.created_ms < query.end_ms)
-    with runtime.db.read() as conn:
+    with runtime.db.read_replica() if from_replica else runtime.db.read() as conn:
         rows = conn.execute(select(ledger).where(*where).order_by(ledger.c.id.desc())
                             .limit(query.per_page + 1)).mappings().all()
     page, more = rows[:query.per_page], len(rows) > query.per_page

@@ -38,10 +38,13 @@ def _cents(microcents: int) -> str:
 
 class Book:
     def __init__(self, account: Row, current: LimitState, holds: dict[str, dict[str, Any]],
-                 used_ids: set[str], *, now_ms: int, catalog: PriceCatalog) -> None:
+                 used_ids: set[str], *, now_ms: int, catalog: PriceCatalog,
+                 block_past_due: bool = True) -> None:
         self.account = account
         self.account_id = str(account["id"])
         self.balance = int(account["balance_microcents"])
+        # Read from the locked account row itself: the check costs the hot path nothing.
+        self.refuse_new = block_past_due and bool(account["past_due"])
         self.state = current
         self.holds = holds
         self.used_ids = used_ids
@@ -59,7 +62,7 @@ class Book:
 
     @classmethod
     def open(cls, conn: Connection, account: Row, hold_ids: set[str], authorize_ids: set[str],
-             *, now_ms: int, catalog: PriceCatalog) -> Book:
+             *, now_ms: int, catalog: PriceCatalog, block_past_due: bool = True) -> Book:
         """Read what the batch needs; the caller holds the account lock."""
         account_id = str(account["id"])
         current = state.load(conn, account_id)
@@ -68,7 +71,8 @@ class Book:
             current = state.release_expired(conn, current, now_ms=now_ms)
         holds = queries.find_authorizations(conn, account_id, hold_ids)
         used = stored_event_ids(conn, account_id, [i for i in authorize_ids if i not in holds])
-        book = cls(account, current, holds, used, now_ms=now_ms, catalog=catalog)
+        book = cls(account, current, holds, used, now_ms=now_ms, catalog=catalog,
+                   block_past_due=block_past_due)
         book.state_changed = expired
         return book
 
@@ -98,6 +102,10 @@ class Book:
         if req.id in self.used_ids:
             raise ApiError(errors.AUTHORIZATION_ID_REUSED,
                            f"a usage event with id {req.id!r} was already posted", "/id")
+        if self.refuse_new:
+            raise ApiError(errors.ACCOUNT_PAST_DUE,
+                           "the account is past due: a usage statement could not be collected; "
+                           "pay it (POST …/ai-gateway/billing/invoices/{id}/pay) or top up")
         current = self.state
         available = self.balance - current.held_microcents
         if req.amount_microcents > available:

@@ -54,10 +54,12 @@ def _ids(operations: Sequence[Operation]) -> tuple[set[str], set[str]]:
 
 class Decisions:
     def __init__(self, clock: Clock, catalog: PriceCatalog,
-                 listeners: Sequence[UsageListener]) -> None:
+                 listeners: Sequence[UsageListener], *, block_past_due: bool = True) -> None:
         self.clock = clock
         self.catalog = catalog
         self.listeners = listeners
+        # CREDITGATE_BLOCK_PAST_DUE: refuse new holds of a past-due account.
+        self.block_past_due = block_past_due
 
     def decide(self, conn: Connection, account_id: str,
                operations: Sequence[Operation]) -> list[Outcome]:
@@ -70,7 +72,7 @@ class Decisions:
                              "Unauthorized to access requested resource") for _ in operations]
         hold_ids, authorize_ids = _ids(operations)
         book = Book.open(conn, account, hold_ids, authorize_ids, now_ms=self.clock.now_ms(),
-                         catalog=self.catalog)
+                         catalog=self.catalog, block_past_due=self.block_past_due)
         outcomes: list[Outcome] = []
         for op in operations:
             try:

@@ -19,3 +19,6 @@ AUTHORIZATION_ID_REUSED = ErrorCode(
     2007, 409, "The authorization id is already used with a different amount or by a usage event")
 CAPTURE_MISMATCH = ErrorCode(
     2008, 409, "The authorization was already captured with a different cost")
+ACCOUNT_PAST_DUE = ErrorCode(
+    2009, 402, "The account is past due: a usage statement could not be collected; pay it "
+    "(POST …/invoices/{id}/pay or a top-up) to authorize again")

@@ -50,7 +50,8 @@ T = TypeVar("T")
 HoldId = Annotated[str, Path(description="The `id` the authorization was placed with")]
 # Decisions are committed in groups; one that cannot commit answers 503 (nothing decided).
 COMMITTED = (core_errors.UNAVAILABLE,)
-PLACE_ERRORS = (limit_errors.INSUFFICIENT_CREDIT, limit_errors.SPENDING_LIMIT_REACHED,
+PLACE_ERRORS = (limit_errors.INSUFFICIENT_CREDIT, limit_errors.ACCOUNT_PAST_DUE,
+                limit_errors.SPENDING_LIMIT_REACHED,
                 limit_errors.ABOVE_SPENDING_LIMIT, limit_errors.AUTHORIZATION_ID_REUSED,
                 usage_errors.UNKNOWN_MODEL, *COMMITTED)
 CAPTURE_ERRORS = (limit_errors.AUTHORIZATION_NOT_FOUND, limit_errors.AUTHORIZATION_VOIDED,

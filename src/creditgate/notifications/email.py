@@ -44,6 +44,9 @@ SUBJECTS = {
     "auto_topup.disabled": "Auto top-up was turned off",
     "invoice.finalized": "Your invoice is ready",
     "invoice.payment_failed": "An invoice payment failed",
+    "invoice.paid": "Your invoice was paid",
+    "invoice.uncollectible": "An invoice could not be collected",
+    "account.past_due": "Your account is past due",
     "webhook_endpoint.disabled": "A webhook endpoint was disabled",
 }
 

@@ -31,11 +31,15 @@ TOPUP_FAILED = "topup.failed"
 AUTO_TOPUP_DISABLED = "auto_topup.disabled"
 INVOICE_FINALIZED = "invoice.finalized"
 INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+INVOICE_PAID = "invoice.paid"
+INVOICE_UNCOLLECTIBLE = "invoice.uncollectible"
+ACCOUNT_PAST_DUE = "account.past_due"
 ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 EVENT_TYPES: tuple[str, ...] = (
     BALANCE_LOW, BALANCE_DEPLETED, SPENDING_LIMIT_REACHED, TOPUP_SUCCEEDED, TOPUP_FAILED,
-    AUTO_TOPUP_DISABLED, INVOICE_FINALIZED, INVOICE_PAYMENT_FAILED, ENDPOINT_DISABLED)
+    AUTO_TOPUP_DISABLED, INVOICE_FINALIZED, INVOICE_PAYMENT_FAILED, ENDPOINT_DISABLED,
+    INVOICE_PAID, INVOICE_UNCOLLECTIBLE, ACCOUNT_PAST_DUE)
 
 
 def emit(conn: Connection, *, account_id: str, type: str, data: Mapping[str, Any],

@@ -1,15 +1,19 @@
 """Readiness: the database answers, it is migrated to this code's heads, and a worker's
-heartbeat is fresh. Each check says what is wrong in words an operator can act on."""
+heartbeat is fresh. Each check says what is wrong in words an operator can act on.
+
+The read replica (CREDITGATE_DATABASE_READ_URL), when set, is reported beside the checks and
+is not one of them: while it is unreachable its reads go to the primary, so the node still
+serves every route correctly and a load balancer must keep sending it traffic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from creditgate.kernel.runtime import Runtime
-from creditgate.migrations import code_heads, database_heads
+from creditgate.migrations import code_heads, database_heads, is_at_head
 from creditgate.worker.heartbeat import latest_beat_ms
 
 OK = "ok"
@@ -19,6 +23,8 @@ OK = "ok"
 class Readiness:
     # check name -> "ok" or what is wrong: database, migrations, worker
     checks: dict[str, str]
+    # The read replica's state, lag and replay pause; None when no replica is set.
+    replica: dict[str, Any] | None = None
 
     @property
     def ready(self) -> bool:
@@ -29,17 +35,19 @@ class Readiness:
                          if state != OK)
 
 
-@cache
-def _heads() -> frozenset[str]:
-    # The migration scripts are read once per process; they change only with the code.
-    return frozenset(code_heads())
-
-
 def readiness(runtime: Runtime) -> Readiness:
+    state = _primary(runtime)
+    replica = runtime.db.replica
+    if replica is None:
+        return state
+    return Readiness(state.checks, asdict(replica.state()))
+
+
+def _primary(runtime: Runtime) -> Readiness:
     try:
         with runtime.db.read() as conn:
             at = database_heads(conn)
-            migrated = at == _heads()
+            migrated = is_at_head(at)
             beat_ms = latest_beat_ms(conn) if migrated else None
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
@@ -47,7 +55,7 @@ def readiness(runtime: Runtime) -> Readiness:
                           "migrations": "unknown", "worker": "unknown"})
     if not migrated:
         state = ("not migrated" if not at else
-                 f"at {', '.join(sorted(at))}, the code is at {', '.join(sorted(_heads()))}")
+                 f"at {', '.join(sorted(at))}, the code is at {', '.join(sorted(code_heads()))}")
         return Readiness({"database": OK, "migrations": f"{state}; run `creditgate migrate`",
                           "worker": "unknown"})
     return Readiness({"database": OK, "migrations": OK, "worker": _worker(runtime, beat_ms)})

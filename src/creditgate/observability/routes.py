@@ -5,6 +5,7 @@ Prometheus, not the SDKs)."""
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +16,7 @@ from creditgate.kernel.envelope import JSONResponse, error_response, ok
 from creditgate.kernel.metrics import CONTENT_TYPE, exposition, flush
 from creditgate.kernel.runtime import runtime_of
 from creditgate.observability.readiness import readiness
+from creditgate.observability.replica_metrics import replica_registry
 from creditgate.worker.metrics import outbox_registry
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +33,10 @@ async def readyz(request: Request) -> JSONResponse:
     state = await run_in_threadpool(readiness, runtime_of(request))
     if not state.ready:
         return error_response(errors.UNAVAILABLE, f"not ready: {state.problems()}")
-    return ok({"status": "ready", "checks": state.checks})
+    result: dict[str, Any] = {"status": "ready", "checks": state.checks}
+    if state.replica is not None:
+        result["replica"] = state.replica
+    return ok(result)
 
 
 @router.get("/metrics")
@@ -43,5 +48,6 @@ async def prometheus_metrics(request: Request) -> Response:
         return error_response(errors.AUTH_MISSING, "GET /metrics needs "
                               "`Authorization: Bearer <CREDITGATE_METRICS_TOKEN>`")
     flush()  # this process's counts so far (each process flushes its own every second)
-    body = await run_in_threadpool(exposition, outbox_registry(runtime))
+    body = await run_in_threadpool(exposition, outbox_registry(runtime),
+                                   replica_registry(runtime.db.replica))
     return Response(body, media_type=CONTENT_TYPE)

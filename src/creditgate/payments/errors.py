@@ -14,3 +14,6 @@ PROCESSOR_UNAVAILABLE = ErrorCode(3007, 503, "Payment processor unavailable",
                                   retryable=True)
 IDEMPOTENCY_KEY_REUSED = ErrorCode(3008, 409,
                                    "Idempotency key already used with a different request")
+INVOICE_NOT_PAYABLE = ErrorCode(3009, 409, "The invoice has nothing left to collect")
+PAYMENT_IN_PROGRESS = ErrorCode(3010, 409, "A payment of this invoice is in progress",
+                                retryable=True)

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from creditgate.accounts.auth import account_guard
 from creditgate.accounts.permissions import AI_GATEWAY_READ, AI_GATEWAY_WRITE, BILLING_WRITE
+from creditgate.invoices.errors import INVOICE_NOT_FOUND
+from creditgate.invoices.ids import is_invoice_id
 from creditgate.kernel import errors as core_errors
 from creditgate.kernel.envelope import JSONResponse, ok
+from creditgate.kernel.errors import ApiError
 from creditgate.kernel.runtime import runtime_of
 from creditgate.kernel.schemas import Empty, documented
 from creditgate.kernel.validation import read_json_object, read_optional_object
 from creditgate.ledger.schemas import TopupConfigView
-from creditgate.payments import auto_topup, errors, methods, topups, webhooks
+from creditgate.payments import auto_topup, collection, errors, methods, topups, webhooks
 from creditgate.payments.schemas import (
     IDEMPOTENCY_KEY_HEADER,
     AutoTopupIn,
     AutoTopupSet,
     PaymentMethodIn,
     PaymentMethodSetup,
+    StatementPayment,
     StripeEventIn,
     Topup,
     TopupIn,
@@ -101,6 +107,22 @@ async def delete_topup_config(request: Request,
                               account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
     await run_in_threadpool(auto_topup.delete_config, runtime_of(request), account_id)
     return ok({})
+
+
+@router.post("/accounts/{account_id}/ai-gateway/billing/invoices/{invoice_id}/pay",
+             **documented(StatementPayment, path_params=True, errors=(
+                 INVOICE_NOT_FOUND, errors.INVOICE_NOT_PAYABLE, errors.PAYMENT_IN_PROGRESS,
+                 errors.NO_DEFAULT_PAYMENT_METHOD, errors.PAYMENT_DECLINED,
+                 errors.PROCESSOR_UNAVAILABLE)))
+async def post_invoice_pay(request: Request,
+                           invoice_id: Annotated[str, Path(description="The usage statement's "
+                                                                       "invoice id (in_…)")],
+                           account_id: str = account_guard(AI_GATEWAY_WRITE)) -> JSONResponse:
+    """Charge an unpaid usage statement to the default card now (docs/payments.md)."""
+    if not is_invoice_id(invoice_id):
+        raise ApiError(INVOICE_NOT_FOUND, "Invoice not found", "/invoice_id")
+    return ok(await run_in_threadpool(collection.pay, runtime_of(request), account_id,
+                                      invoice_id))
 
 
 @webhook_router.post("/webhooks/stripe", **documented(

@@ -1,6 +1,7 @@
 """The sandbox processor: offline and deterministic, with Stripe's test payment methods.
 
-It keeps its own state (intents by idempotency key) in `sandbox_intents`, written in its own
+It keeps its own state (intents by idempotency key, and how many requests carried each key)
+in `sandbox_intents`, written in its own
 short transactions, as a remote processor would keep it on its side. Tests can also inject
 faults (`fail_next`) and complete 3-D Secure (`authenticate`), as Stripe's test mode allows.
 """
@@ -112,13 +113,17 @@ class SandboxProcessor:
                 status, failure = "failed", test.message
         with self._db.write() as conn:
             # The same key designates the same intent, whatever the second request says.
-            insert_ignore(conn, sandbox_intents, [{
+            created = insert_ignore(conn, sandbox_intents, [{
                 "id": intent_id, "idempotency_key": idempotency_key,
                 "customer_id": customer_id, "amount_cents": amount_cents,
                 "payment_method": payment_method, "status": status,
                 "client_secret": f"{intent_id}_secret_{_digest(intent_id)}",
                 "failure": failure, "created_ms": self._clock.now_ms(),
             }])
+            if created != 1:  # a repeat: answered with the first intent, counted
+                conn.execute(update(sandbox_intents).where(
+                    sandbox_intents.c.idempotency_key == idempotency_key).values(
+                    requests=sandbox_intents.c.requests + 1))
         intent = self._load(idempotency_key=idempotency_key)
         if fault == "after":
             raise ProcessorUnavailable("sandbox: simulated timeout after the charge")

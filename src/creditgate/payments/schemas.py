@@ -108,3 +108,17 @@ class StripeEventIn(BaseModel):
 
     id: str
     type: str = Field(description="payment_intent.* and setup_intent.succeeded are acted on")
+
+
+class StatementPayment(Contract):
+    """A usage statement paid by `POST …/invoices/{invoice_id}/pay` (amounts in cents)."""
+
+    id: str = Field(description="The statement's invoice id (in_…)")
+    status: Literal["paid"] = Field(description="The statement's status after the payment")
+    amount_due: int = Field(description="What the statement left due after credits, tax "
+                                        "included, in cents")
+    amount_paid: int = Field(description="Collected, in cents")
+    amount_remaining: int = Field(description="Still owed, in cents (0 once paid)")
+    attempt_count: int = Field(description="Charges of the statement so far, this one included")
+    paid_by: str | None = Field(description="`card`, or `topup:<invoice id>` when a top-up "
+                                            "paid it")

@@ -102,6 +102,10 @@ sandbox_intents = Table(
     Column("client_secret", String(128), nullable=False),
     Column("failure", String(500), nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+    # How many charge requests carried this idempotency key (the first created the intent,
+    # the others were answered with it): tests assert a card was charged once however often
+    # a crashed caller asked again (added by 0005_payments_collection).
+    Column("requests", Integer, nullable=False, server_default="1"),
 )
 
 # Idempotency keys of manual top-ups (the `Idempotency-Key` header or body field): a retry with
@@ -115,4 +119,33 @@ topup_keys = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("account_id", "key", name="pk_topup_keys"),
+)
+
+# Collection of a closed usage statement's amount_due (payments/collection.py): one row per
+# statement with something due, its dunning state and the charge attempt in flight. Amounts
+# are integer cents; `ledger_microcents` is what the balance gets back when it is paid (the
+# pre-tax part: the usage that took the balance below zero).
+collections = Table(
+    "collections", metadata,
+    Column("statement_id", String(64), ForeignKey("invoices.id"), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("ledger_microcents", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # collecting, paid, uncollectible
+    # Charges started; attempt n charges with idempotency key "collection:<statement>:<n>".
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # The latest attempt was started (committed) and its outcome is not settled yet.
+    Column("attempt_open", Boolean, nullable=False, server_default="0"),
+    # The dunning step the open attempt belongs to (0: at the close, k: the k-th retry);
+    # NULL for a payment the customer asked for.
+    Column("attempt_step", Integer, nullable=True),
+    Column("dunning_step", Integer, nullable=False, server_default="-1"),  # last step done
+    Column("next_attempt_ms", BigInteger, nullable=True),
+    Column("payment_method_id", String(128), nullable=True),
+    Column("intent_id", String(128), nullable=True),
+    Column("failure_reason", String(500), nullable=True),
+    Column("paid_by", String(80), nullable=True),  # "card" or "topup:<invoice id>"
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_collections_account_status", "account_id", "status"),
 )

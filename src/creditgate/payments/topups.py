@@ -30,6 +30,7 @@ from creditgate.notifications.events import (
     emit,
 )
 from creditgate.payments import errors
+from creditgate.payments.collection_outcomes import pay_from_topup
 from creditgate.payments.processor import (
     PAYMENT_PROCESSOR,
     Declined,
@@ -130,9 +131,11 @@ def settle(conn: Connection, topup_id: str, outcome: Outcome, now_ms: int) -> di
 
 def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: int) -> None:
     amount = int(topup["amount_cents"])
+    # Debt first: unpaid usage statements are paid from the top-up, the rest is credit.
+    debt_paid = pay_from_topup(conn, topup["account_id"], topup["id"], amount, now_ms)
     post_entry(conn, account_id=topup["account_id"],
                kind="auto_topup" if topup["origin"] == "auto_topup" else "topup",
-               amount_microcents=amount * MICROCENTS_PER_CENT,
+               amount_microcents=(amount - debt_paid) * MICROCENTS_PER_CENT,
                reference=ledger_reference(topup["id"]), now_ms=now_ms,
                description=f"{LINE_DESCRIPTION} ({topup['id']})")
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(

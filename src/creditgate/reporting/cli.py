@@ -55,7 +55,7 @@ def export_focus(account_id: str, start: str | None, end: str | None, fmt: str |
     columns = [TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn()]
     with Progress(*columns, disable=as_json, transient=True) as progress, \
-            reports.focus_rows(runtime, account_id, days) as (issuer, rows), \
+            reports.focus_rows(runtime, account_id, days, from_replica=False) as (issuer, rows), \
             out.open("wb") as sink:
         task = progress.add_task("export", total=days.days, rows=0)
         written = 0

@@ -51,7 +51,7 @@ def paygo_usage(runtime: Runtime, account_id: str, days: DayRange) -> list[dict[
     The cumulated fields add up every day of the record's billing period up to and including its
     own, so they restart at each period and include days before `from`.
     """
-    with runtime.db.read() as conn:
+    with runtime.db.read_replica() as conn:  # a report: the replica's delay is acceptable
         issuer = issuer_for(runtime, conn, account_id)
         months = daily.billing_months_in(conn, account_id, days.start_ms, days.end_ms)
         running = daily.usage_before(conn, account_id, months, days.start_ms)
@@ -104,7 +104,7 @@ def billable_usage(runtime: Runtime, account_id: str, days: DayRange,
                    metrics: frozenset[str] | None) -> list[dict[str, Any]]:
     """FOCUS records, one per metric and UTC day, of these metrics (None: all); an unknown
     metric matches nothing."""
-    with runtime.db.read() as conn:
+    with runtime.db.read_replica() as conn:  # a report: the replica's delay is acceptable
         issuer = issuer_for(runtime, conn, account_id)
         return [focus_record(row, issuer)
                 for row in daily.daily_usage(conn, account_id, days.start_ms, days.end_ms)
@@ -112,9 +112,10 @@ def billable_usage(runtime: Runtime, account_id: str, days: DayRange,
 
 
 @contextmanager
-def focus_rows(runtime: Runtime, account_id: str,
-               days: DayRange) -> Iterator[tuple[Issuer, Iterator[DailyUsage]]]:
-    """The dataset's rows, streamed inside one read transaction held for the export."""
-    with runtime.db.read() as conn:
+def focus_rows(runtime: Runtime, account_id: str, days: DayRange, *,
+               from_replica: bool = True) -> Iterator[tuple[Issuer, Iterator[DailyUsage]]]:
+    """The dataset's rows, streamed inside one read transaction held for the export
+    (`from_replica`: on the read replica, which may lag the primary)."""
+    with runtime.db.read_replica() if from_replica else runtime.db.read() as conn:
         issuer = issuer_for(runtime, conn, account_id)
         yield issuer, daily.daily_usage(conn, account_id, days.start_ms, days.end_ms)

@@ -59,6 +59,16 @@ class Settings:
     database_url: str = setting(
         "sqlite:///./creditgate.db", kinds.database_url(),
         "SQLAlchemy URL of the database; PostgreSQL: `postgresql+psycopg://user@host/db`")
+    database_read_url: str = setting(
+        "", kinds.replica_url(),
+        "SQLAlchemy URL of a streaming replica of the PostgreSQL database: usage history, "
+        "reports, transactions and invoices read there, money decisions never; unset: all "
+        "reads on the primary; unreachable or lagging: reads fall back to the primary "
+        "(docs/scaling.md, \"Read replicas\")")
+    database_read_max_lag_seconds: float = setting(
+        30.0, kinds.seconds(Decimal(0), Decimal(86_400)),
+        "a read replica further behind than this many seconds is not read: its reads go to "
+        "the primary until it catches up (checked at most once a second per process)")
     sqlite_synchronous: str = setting(
         "FULL", kinds.choice("OFF", "NORMAL", "FULL", "EXTRA", upper=True),
         "SQLite durability: `FULL` survives power loss, `NORMAL` survives process crashes only "
@@ -121,6 +131,10 @@ class Settings:
         True, kinds.switch(),
         "decide concurrent authorizations of a process in one transaction (`off`: one each)",
         shown="`on`")
+    block_past_due: bool = setting(
+        True, kinds.switch(),
+        "refuse new authorizations (402, code 2009) of an account whose usage statement went "
+        "uncollectible, until it is paid (docs/payments.md, \"Collection\")", shown="`on`")
     authorizations_retention_days: int = setting(
         30, kinds.days_or_never(1, 36_500),
         "finished holds (captured, voided, expired) are deleted this many days after they "
@@ -180,6 +194,11 @@ class Settings:
         60, kinds.integer(0, 86400),
         "a top-up without an idempotency key repeating a pending one (same amount) within this "
         "many seconds answers the first (`0`: off)")
+    collection_retry_days: tuple[int, ...] = setting(
+        (1, 3, 7), kinds.day_offsets(1, 60, most=10),
+        "when a usage statement's charge fails, retry it this many days after the previous "
+        "attempt, in order; after the last failure the statement is `uncollectible` and the "
+        "account past due", shown="`1,3,7`")
 
     webhook_inbox_retention_days: int = setting(
         30, kinds.days_or_never(7, 36_500),
@@ -212,6 +231,9 @@ class Settings:
                                "`From` address of event emails")
 
     def __post_init__(self) -> None:
+        if self.database_read_url and not self.database_url.startswith("postgresql"):
+            raise SettingsError("CREDITGATE_DATABASE_READ_URL needs a PostgreSQL "
+                                "CREDITGATE_DATABASE_URL (a replica of it)")
         if self.payment_processor == "stripe" and not self.stripe_api_key:
             raise SettingsError("CREDITGATE_PAYMENT_PROCESSOR=stripe needs "
                                 "CREDITGATE_STRIPE_API_KEY (the Stripe secret key, sk_…)")

@@ -64,6 +64,24 @@ def days_or_never(low: int, high: int) -> Kind[int]:
     return Kind(accepts, parse)
 
 
+def day_offsets(low: int, high: int, *, most: int) -> Kind[tuple[int, ...]]:
+    """Comma-separated whole numbers of days (a retry schedule), each in [low, high]."""
+    accepts = (f"1 to {most} comma-separated whole numbers of days from {low} to {high} "
+               "(e.g. 1,3,7)")
+    one = integer(low, high)
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = text.split(",")
+        if not text.strip() or len(parts) > most:
+            raise ValueError(accepts)
+        try:
+            return tuple(one.parse(part) for part in parts)
+        except ValueError:
+            raise ValueError(accepts) from None
+
+    return Kind(accepts, parse)
+
+
 def seconds(low_exclusive: Decimal, high: Decimal) -> Kind[float]:
     """A duration in seconds, fractions allowed (a poll interval: not money, so a float)."""
     accepts = f"a number of seconds above {low_exclusive} and at most {high}"
@@ -141,6 +159,22 @@ def database_url() -> Kind[str]:
         value = value.strip()
         scheme = value.partition("://")[0]
         if not value.partition("://")[2] or scheme.split("+")[0] not in {"sqlite", "postgresql"}:
+            raise ValueError(accepts)
+        return value
+
+    return Kind(accepts, parse, secret=True)  # may carry a password
+
+
+def replica_url() -> Kind[str]:
+    """A PostgreSQL URL (a streaming replica's), or empty for none."""
+    accepts = "empty, or a SQLAlchemy URL postgresql+psycopg://USER@HOST/DB"
+
+    def parse(value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        scheme, _, rest = value.partition("://")
+        if not rest or scheme.split("+")[0] != "postgresql":
             raise ValueError(accepts)
         return value
 

@@ -108,7 +108,8 @@ def usage_history(runtime: Runtime, account_id: str, query: HistoryQuery) -> dic
     # Spend per account and UTC hour/day, kept in every usage transaction: one
     # row per window, whatever the number of models or events.
     buckets = spend_hours if window == "hour" else spend_days
-    with runtime.db.read() as conn:
+    # History may lag the primary by the replica's delay (docs/scaling.md, "Read replicas").
+    with runtime.db.read_replica() as conn:
         rows = conn.execute(
             select(buckets.c.start_ms, buckets.c.cost_microcents)
             .where(buckets.c.account_id == account_id, buckets.c.start_ms >= start_ms,

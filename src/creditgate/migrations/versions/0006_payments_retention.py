@@ -3,7 +3,7 @@
 Retention deletes handled inbox rows in batches (payments/jobs.py), oldest first.
 
 Revision ID: 0006_payments_retention
-Revises: 0003_payments_topup_keys
+Revises: 0005_payments_collection
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from alembic import op
 from creditgate.migrations.indexes import create_index
 
 revision: str = "0006_payments_retention"
-down_revision: str | Sequence[str] | None = "0003_payments_topup_keys"
+down_revision: str | Sequence[str] | None = "0005_payments_collection"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
