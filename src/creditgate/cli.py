@@ -135,6 +135,42 @@ def run_worker(as_json: bool) -> None:
         stop.set()
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="count what would be deleted; delete nothing")
+@json_option("print the counts per table as JSON")
+def prune(dry_run: bool, as_json: bool) -> None:
+    """Delete rows past their retention age now, as the worker does every hour.
+
+    Finished holds, raw usage events of closed months, handled webhook inbox rows and done
+    jobs (the CREDITGATE_*_RETENTION_DAYS settings; docs/operations.md), in short batches.
+    Safe beside running servers and workers.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+    from creditgate.composition import PRUNERS
+    from creditgate.kernel.retention import prune as prune_table
+
+    runtime = build_runtime(Settings.from_env())
+    now = runtime.clock.now_ms()
+    due = {pruner.name: pruner.due(runtime, now) for pruner in PRUNERS}
+    deleted = dict.fromkeys(due, 0)
+    if not dry_run:
+        columns = [TextColumn("pruning {task.description}"), BarColumn(), MofNCompleteColumn()]
+        with Progress(*columns, disable=as_json, transient=True) as progress:
+            for pruner in PRUNERS:
+                task = progress.add_task(pruner.name, total=due[pruner.name])
+
+                def advance(rows: int, task: TaskID = task) -> None:
+                    progress.update(task, advance=rows)
+
+                deleted[pruner.name] = prune_table(runtime, pruner, on_batch=advance)
+    counts = due if dry_run else deleted
+    verb = "would delete" if dry_run else "deleted"
+    lines = [f"{verb} {count} row(s) of {name}" for name, count in counts.items()]
+    emit(as_json, {"dry_run": dry_run, "tables": counts, "rows": sum(counts.values())},
+         "\n".join(lines))
+
+
 def _register_subcommands() -> None:
     from creditgate.accounts.cli import accounts, tokens, users
     from creditgate.dashboard.cli import dashboard

@@ -18,13 +18,15 @@ from creditgate.invoices.routes import router as invoices_router
 from creditgate.invoices.taxes import TAX_RATES, tax_rates_for
 from creditgate.kernel.clock import Clock
 from creditgate.kernel.fastlane import FastRoute
+from creditgate.kernel.retention import Pruner
 from creditgate.kernel.runtime import Runtime
 from creditgate.ledger.jobs import periodic_tasks as ledger_periodic_tasks
 from creditgate.ledger.routes import PAYMENT_SUMMARY
 from creditgate.ledger.routes import router as ledger_router
 from creditgate.limits.committer import COMMITTER, Committer
 from creditgate.limits.decisions import Decisions
-from creditgate.limits.jobs import SWEEP_EVERY_MS, release_expired_holds
+from creditgate.limits.jobs import FINISHED_HOLDS
+from creditgate.limits.jobs import periodic_tasks as limits_periodic_tasks
 from creditgate.limits.routes import FAST_ROUTES as LIMITS_FAST_ROUTES
 from creditgate.limits.routes import router as limits_router
 from creditgate.notifications.balance import balance_listener
@@ -34,6 +36,7 @@ from creditgate.notifications.routes import router as notifications_router
 from creditgate.payments import auto_topup
 from creditgate.payments import jobs as payment_jobs
 from creditgate.payments.factory import build_processor
+from creditgate.payments.jobs import HANDLED_WEBHOOKS
 from creditgate.payments.processor import PAYMENT_PROCESSOR
 from creditgate.payments.routes import router as payments_router
 from creditgate.payments.routes import webhook_router as payments_webhook_router
@@ -41,11 +44,15 @@ from creditgate.payments.summary import payment_summary
 from creditgate.reporting.profile import BillingProfileReader
 from creditgate.reporting.routes import router as reporting_router
 from creditgate.settings import Settings
+from creditgate.usage.jobs import RAW_EVENTS
+from creditgate.usage.jobs import periodic_tasks as usage_periodic_tasks
 from creditgate.usage.pricing import CATALOG, PriceCatalog
 from creditgate.usage.routes import router as usage_router
 from creditgate.usage.service import USAGE_LISTENERS
 from creditgate.worker import heartbeat
-from creditgate.worker.runner import Periodic, Worker
+from creditgate.worker.jobs import DONE_JOBS
+from creditgate.worker.jobs import periodic_tasks as worker_periodic_tasks
+from creditgate.worker.runner import Worker
 
 # The gateway's hot paths first: the router tries routes in this order.
 ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts_router,
@@ -56,6 +63,9 @@ ROUTERS: list[APIRouter] = [limits_router, usage_router, ledger_router, accounts
 FAST_ROUTES: list[FastRoute] = LIMITS_FAST_ROUTES
 # Routers served at the root, outside /client/v4 (processor webhooks, the dashboard's pages).
 ROOT_ROUTERS: list[APIRouter] = [payments_webhook_router, *DASHBOARD_ROUTERS]
+# What retention prunes, each by the package that owns the table (the worker's periodic tasks
+# and `creditgate prune` run these).
+PRUNERS: list[Pruner] = [FINISHED_HOLDS, RAW_EVENTS, HANDLED_WEBHOOKS, DONE_JOBS]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -87,8 +97,11 @@ def build_worker(runtime: Runtime) -> Worker:
     worker.periodic.append(heartbeat.periodic())  # first: readiness reads it (/readyz)
     worker.handlers.update(payment_jobs.HANDLERS)
     worker.periodic.extend(invoice_periodic_tasks(runtime))
-    worker.periodic.append(Periodic("limits.release_expired_holds", SWEEP_EVERY_MS,
-                                    release_expired_holds))
+    worker.periodic.extend(limits_periodic_tasks(runtime))
     worker.periodic.extend(ledger_periodic_tasks())
     worker.periodic.extend(notification_periodic_tasks())
+    # Retention, one shared task per pruned table (PRUNERS).
+    worker.periodic.extend(usage_periodic_tasks(runtime))
+    worker.periodic.extend(payment_jobs.periodic_tasks(runtime))
+    worker.periodic.extend(worker_periodic_tasks(runtime))
     return worker

@@ -103,10 +103,11 @@ def test_an_interrupted_concurrent_build_is_redone(fresh_postgres_url: str) -> N
                           "(status, expires_ms)"))
         conn.execute(text("UPDATE pg_index SET indisvalid = false "
                           "WHERE indexrelid = 'ix_authorizations_active_due'::regclass"))
-        # 0003 never recorded itself. (0002_limits has no row of its own: the applied
-        # 0002_usage_spend_buckets depends on it, and alembic keeps only the heads.)
+        # 0003 (and so the limits head after it, 0006_limits_retention, whose index is
+        # there already) never recorded itself. (0002_limits has no row of its own: the
+        # applied 0002_usage_spend_buckets depends on it, and alembic keeps only the heads.)
         conn.execute(text("DELETE FROM alembic_version "
-                          "WHERE version_num = '0003_limits_active_holds'"))
+                          "WHERE version_num = '0006_limits_retention'"))
     command.upgrade(alembic_config(fresh_url), "heads")
     with engine.connect() as conn:
         valid = conn.execute(text("SELECT indisvalid FROM pg_index WHERE indexrelid = "
@@ -158,7 +159,7 @@ def test_the_spend_buckets_keep_their_rows_under_usage_names(fresh_url: str) -> 
         engine.dispose()
         assert names == {f"usage_spend_{unit}_{suffix}" for unit in ("hours", "days")
                          for suffix in ("pkey", "account_id_fkey")}
-    command.downgrade(config, "usage@-1")
+    command.downgrade(config, "usage@-2")  # 0006_usage_retention, then this rename
     assert _rows(fresh_url, "limit_spend_hours") == [("a", 3_600_000, 7)]
     assert {"usage_spend_hours", "usage_spend_days"} & _tables(fresh_url) == set()
     command.upgrade(config, "heads")

@@ -49,14 +49,19 @@ def open_invoice(conn: Connection, *, account_id: str, origin: str, amount_cents
     return invoice_id
 
 
-def mark_paid(conn: Connection, invoice_id: str, amount_cents: int) -> None:
-    """The top-up's payment succeeded: the whole amount is paid."""
-    conn.execute(update(invoices).where(invoices.c.id == invoice_id).values(
+def mark_paid(conn: Connection, invoice_id: str, amount_cents: int, *, account_id: str) -> None:
+    """The top-up's payment succeeded: the whole amount is paid.
+
+    Found by account and id: the statement then names the one account it changes, as a
+    sharded database routes it (docs/scaling.md)."""
+    conn.execute(update(invoices).where(invoices.c.account_id == account_id,
+                                        invoices.c.id == invoice_id).values(
         status="paid", amount_paid_cents=amount_cents, amount_remaining_cents=0, attempted=True,
         attempt_count=invoices.c.attempt_count + 1))
 
 
-def void(conn: Connection, invoice_id: str) -> None:
+def void(conn: Connection, invoice_id: str, *, account_id: str) -> None:
     """The top-up's payment failed: nothing was collected and nothing will be."""
-    conn.execute(update(invoices).where(invoices.c.id == invoice_id).values(
+    conn.execute(update(invoices).where(invoices.c.account_id == account_id,
+                                        invoices.c.id == invoice_id).values(
         status="void", attempted=True, attempt_count=invoices.c.attempt_count + 1))

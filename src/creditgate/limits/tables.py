@@ -50,3 +50,9 @@ Index("ix_authorizations_active_due", authorizations.c.expires_ms, authorization
       postgresql_where=ACTIVE, sqlite_where=ACTIVE)
 Index("ix_authorizations_account_active", authorizations.c.account_id,
       authorizations.c.expires_ms, postgresql_where=ACTIVE, sqlite_where=ACTIVE)
+# Finished holds (captured, voided, expired) per account by when they finished: retention
+# deletes an account's oldest in batches (limits/jobs.py, migration 0006_limits_retention).
+# Partial, so the holds in flight cost it nothing until they finish.
+FINISHED = authorizations.c.status != literal_column("'active'")
+Index("ix_authorizations_finished", authorizations.c.account_id, authorizations.c.finished_ms,
+      postgresql_where=FINISHED, sqlite_where=FINISHED)

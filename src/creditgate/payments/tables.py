@@ -84,6 +84,11 @@ webhook_events = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
 )
+# Retention deletes handled rows, oldest first (payments/jobs.py, migration
+# 0006_payments_retention).
+HANDLED = webhook_events.c.handled_ms.is_not(None)
+Index("ix_webhook_events_handled", webhook_events.c.handled_ms,
+      postgresql_where=HANDLED, sqlite_where=HANDLED)
 
 # The sandbox processor's own state (its "remote" side), written only in its own transactions.
 sandbox_intents = Table(

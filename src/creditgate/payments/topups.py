@@ -152,7 +152,7 @@ def _complete(conn: Connection, topup: dict[str, Any], intent: Intent, now_ms: i
                description=f"{LINE_DESCRIPTION} ({topup['id']})", grant=credit)
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="completed", intent_id=intent.id, client_secret=None, updated_ms=now_ms))
-    topup_invoices.mark_paid(conn, topup["id"], amount)
+    topup_invoices.mark_paid(conn, topup["id"], amount, account_id=topup["account_id"])
     emit(conn, account_id=topup["account_id"], type=TOPUP_SUCCEEDED, now_ms=now_ms,
          dedupe_key=topup["id"], data={"topup_id": topup["id"], "amount": amount,
                                        "origin": topup["origin"]})
@@ -169,7 +169,7 @@ def _fail(conn: Connection, topup: dict[str, Any], reason: str, now_ms: int,
     conn.execute(update(topups).where(topups.c.id == topup["id"]).values(
         status="failed", failure_reason=reason[:500], updated_ms=now_ms,
         intent_id=topup["intent_id"] if intent is None else intent.id, client_secret=None))
-    topup_invoices.void(conn, topup["id"])
+    topup_invoices.void(conn, topup["id"], account_id=topup["account_id"])
     told = {"topup_id": topup["id"], "amount": int(topup["amount_cents"]),
             "origin": topup["origin"], "reason": reason[:500]}
     emit(conn, account_id=topup["account_id"], type=TOPUP_FAILED, now_ms=now_ms,

@@ -108,6 +108,16 @@ class Settings:
         60, kinds.integer(10, 86400),
         "`/readyz` answers 503 when no worker's heartbeat (written every 5 s) is younger than "
         "this many seconds")
+    jobs_retention_days: int = setting(
+        30, kinds.days_or_never(1, 36_500),
+        "finished (`done`) outbox jobs older than this many days are deleted by the worker "
+        "(failed jobs are kept for an operator)")
+    retention_every_seconds: int = setting(
+        3600, kinds.integer(60, 7 * 86400),
+        "how often the worker prunes rows past their retention age, in seconds")
+    retention_batch_rows: int = setting(
+        5000, kinds.integer(100, 100_000),
+        "rows deleted per transaction when pruning (short transactions, no long locks)")
     # --- accounts ---
     auth_cache_ms: int = setting(
         1000, kinds.integer(0, 3_600_000),
@@ -125,6 +135,17 @@ class Settings:
         True, kinds.switch(),
         "refuse new authorizations (402, code 2009) of an account whose usage statement went "
         "uncollectible, until it is paid (docs/payments.md, \"Collection\")", shown="`on`")
+    authorizations_retention_days: int = setting(
+        30, kinds.days_or_never(1, 36_500),
+        "finished holds (captured, voided, expired) are deleted this many days after they "
+        "finished")
+    # --- usage ---
+    usage_events_retention_days: int = setting(
+        90, kinds.days_or_never(36, 36_500),
+        "raw usage events are deleted this many days after they were received, once their "
+        "billing month is closed; at least 36, so an event old enough to be deleted is also "
+        "too old (35 days) to be accepted again (the rollups keep history, statements and "
+        "reports)")
     # --- invoices ---
     tax_rates_file: str = setting(
         "", kinds.readable_file(empty_allowed=True),
@@ -194,6 +215,10 @@ class Settings:
         "attempt, in order; after the last failure the statement is `uncollectible` and the "
         "account past due", shown="`1,3,7`")
 
+    webhook_inbox_retention_days: int = setting(
+        30, kinds.days_or_never(7, 36_500),
+        "processed processor webhook events (the inbox) are deleted this many days after they "
+        "were handled; at least 7, longer than Stripe retries an event (3 days)")
     # --- notifications ---
     low_balance_threshold_cents: int = setting(
         500, kinds.integer(0, 100_000_000),

@@ -46,6 +46,24 @@ def integer(low: int, high: int | None = None) -> Kind[int]:
     return Kind(accepts, parse)
 
 
+def days_or_never(low: int, high: int) -> Kind[int]:
+    """A retention age in days: `0` keeps rows forever, else `low` to `high` days."""
+    accepts = f"`0` (keep forever) or a whole number of days from {low:_} to {high:_}".replace(
+        "_", ",")
+    whole = integer(0, high)
+
+    def parse(text: str) -> int:
+        try:
+            value = whole.parse(text)
+        except ValueError:
+            raise ValueError(accepts) from None
+        if 0 < value < low:
+            raise ValueError(accepts)
+        return value
+
+    return Kind(accepts, parse)
+
+
 def day_offsets(low: int, high: int, *, most: int) -> Kind[tuple[int, ...]]:
     """Comma-separated whole numbers of days (a retry schedule), each in [low, high]."""
     accepts = (f"1 to {most} comma-separated whole numbers of days from {low} to {high} "

@@ -33,6 +33,9 @@ usage_events = Table(
     Column("received_ms", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+# Retention deletes an account's raw events of closed months, oldest first (usage/jobs.py,
+# migration 0006_usage_retention).
+Index("ix_usage_events_account_received", usage_events.c.account_id, usage_events.c.received_ms)
 
 # Usage per account, UTC hour, provider and model, kept at ingest so history, statements and
 # reports read a number of rows that grows with windows, not with events. `billing_month` is the

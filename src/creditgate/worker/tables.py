@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, literal_column
 
 from creditgate.kernel.columns import BigIntPK
 from creditgate.kernel.db import metadata
@@ -22,6 +22,10 @@ jobs = Table(
     Column("finished_ms", BigInteger, nullable=True),
     Index("ix_jobs_due", "status", "run_after_ms"),
 )
+# Retention deletes done jobs, oldest first (worker/jobs.py, migration 0006_worker_retention);
+# the status is a literal so PostgreSQL's generic plans can use the partial index.
+DONE = jobs.c.status == literal_column("'done'")
+Index("ix_jobs_done_finished", jobs.c.finished_ms, postgresql_where=DONE, sqlite_where=DONE)
 
 # One row per running worker (host:pid), written every few seconds: readiness (`/readyz`)
 # requires one that is fresh (worker/heartbeat.py).

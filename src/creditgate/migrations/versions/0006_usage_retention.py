@@ -1,0 +1,31 @@
+"""usage: index raw usage events by account and time received, for retention
+
+Retention deletes an account's raw events of closed months in batches (usage/jobs.py);
+this index finds them oldest first without reading the account's other events. Built
+CONCURRENTLY on PostgreSQL (migrations/indexes.py), so ingest keeps writing.
+
+Revision ID: 0006_usage_retention
+Revises: 0002_usage_spend_buckets
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from creditgate.migrations.indexes import create_index
+
+revision: str = "0006_usage_retention"
+down_revision: str | Sequence[str] | None = "0002_usage_spend_buckets"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_NAME = "ix_usage_events_account_received"
+
+
+def upgrade() -> None:
+    create_index(_NAME, "usage_events", ["account_id", "received_ms"])
+
+
+def downgrade() -> None:
+    op.drop_index(_NAME, "usage_events")
