@@ -19,6 +19,7 @@ ONE_PER_ACCOUNT = frozenset({"account_limits", "balance_alerts", "billing_profil
 GROWS_WITH_ACCOUNT_ACTIVITY = frozenset({
     "topups", "topup_keys", "payment_methods", "invoices", "notification_events",
     "webhook_deliveries", "webhook_attempts", "email_deliveries", "jobs", "collections",
+    "credit_grants", "credit_draws",
 })
 # ... of which these are not keyed by account yet: re-keyed before sharding (docs/scaling.md,
 # "What is keyed by account, and what is not yet").
@@ -33,6 +34,8 @@ ACCOUNT_ROW = "accounts"
 GLOBAL = frozenset({
     "api_tokens", "users", "account_members", "operator_tokens", "webhook_endpoints",
     "webhook_events", "sandbox_intents", "server_secrets", "periodic_turns", "worker_heartbeats",
+    # Dashboard sign-in: credentials, like api_tokens.
+    "dashboard_sessions", "dashboard_links",
 })
 
 

@@ -45,7 +45,7 @@ def _resolve(schema: dict[str, Any], ref: str) -> dict[str, Any]:
 def test_every_operation_declares_its_contract(client: TestClient) -> None:
     schema = _schema(client)
     operations = _operations(schema)
-    assert len(operations) == 61  # paygo-usage-info: the spec path of billable-usage/info
+    assert len(operations) == 62  # paygo-usage-info: the spec path of billable-usage/info
     for (method, path), op in operations.items():
         names = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
         assert names == set(re.findall(r"\{(\w+)\}", path)), (method, path)
@@ -70,7 +70,7 @@ def test_every_operation_declares_its_contract(client: TestClient) -> None:
 def test_account_routes_take_the_account_id_and_answer_auth_errors(client: TestClient) -> None:
     operations = _operations(_schema(client))
     account_ops = [op for (_, path), op in operations.items() if "{account_id}" in path]
-    assert len(account_ops) == 50
+    assert len(account_ops) == 51
     for op in account_ops:
         assert op["parameters"][0]["name"] == "account_id"
         assert op["parameters"][0]["schema"]["type"] == "string"

@@ -17,13 +17,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, select, text
 
 from creditgate.kernel.db import Database
 from creditgate.limits.queries import find_authorizations
+from creditgate.usage.jobs import prunable
 from creditgate.usage.service import stored_event_ids
+from creditgate.usage.tables import usage_events
 from tests.conftest import Account, truncate_all
-from tests.plans import RUNS_PAST_PREPARE, record_postgres_plans, table_scans
+from tests.plans import RUNS_PAST_PREPARE, indexes_read, record_postgres_plans, table_scans
 
 HISTORY = 3_000
 TABLES = ("usage_events", "authorizations")
@@ -89,3 +91,34 @@ def test_authorization_lookups_use_the_key(runtime: Any, history: str) -> None:
             wanted = {f"h{round_ * 10 + i}" for i in range(1, 11)}
             assert set(find_authorizations(conn, history, wanted)) == wanted
         _assert_keyed(plans(), "authorizations", "id")
+
+
+def test_retention_finds_old_events_by_the_retention_index(runtime: Any, history: str) -> None:
+    """The lookups above keep the key because the retention index is partial; the retention
+    pass itself, naming the index's term, still reads old events through it."""
+    batch = (select(usage_events.c.event_id)
+             .where(prunable(history, "2099-12", cutoff=10**15))
+             .order_by(usage_events.c.received_ms).limit(100))
+    with runtime.db.write() as conn:
+        plans = record_postgres_plans(conn)
+        for _ in range(RUNS_PAST_PREPARE):
+            assert len(conn.execute(batch).all()) == 100
+        scans = table_scans(plans(), "usage_events")
+    assert scans and all(indexes_read(scan) == {"ix_usage_events_account_received"}
+                         for scan in scans), json.dumps(scans)
+
+
+def test_retention_names_the_index_term_for_sqlite() -> None:
+    """SQLite uses a partial index only when the query names its term, not when a comparison
+    implies it, as PostgreSQL does: without RETAINED_INDEX_TERM retention would sort the
+    account's every event."""
+    engine = create_engine("sqlite://")
+    usage_events.metadata.create_all(engine, tables=[usage_events.metadata.tables["accounts"],
+                                                     usage_events])
+    batch = (select(usage_events.c.event_id).where(prunable("a", "2099-12", cutoff=10**15))
+             .order_by(usage_events.c.received_ms).limit(100))
+    with engine.connect() as conn:
+        compiled = batch.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}"))
+    assert "ix_usage_events_account_received" in plan and "TEMP B-TREE" not in plan, plan

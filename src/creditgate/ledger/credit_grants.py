@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from creditgate.kernel.db import upsert_add
 from creditgate.kernel.months import month_of
@@ -48,7 +48,7 @@ _LIVE = Sql("SELECT id, remaining_microcents FROM credit_grants "
             "AND (expires_ms IS NULL OR expires_ms > :now_ms) "
             f"ORDER BY {SPEND_ORDER}")
 _TAKE = Sql("UPDATE credit_grants SET remaining_microcents = remaining_microcents - :taken "
-            "WHERE id = :id")
+            "WHERE account_id = :account_id AND id = :id")
 _EXPIRING = Sql("SELECT expires_ms, remaining_microcents FROM credit_grants "
                 "WHERE account_id = :account_id AND remaining_microcents > 0 "
                 "AND expires_ms IS NOT NULL AND expires_ms <= :horizon_ms")
@@ -92,7 +92,8 @@ def draw(conn: Connection, account_id: str, parts: Sequence[tuple[str, int]],
                 draws[(grant[0], purpose)] = draws.get((grant[0], purpose), 0) + take
         if owed > 0:
             draws[(UNCOVERED, purpose)] = draws.get((UNCOVERED, purpose), 0) + owed
-    _TAKE.run_many(conn, [{"id": gid, "taken": amount} for gid, amount in taken.items()])
+    _TAKE.run_many(conn, [{"account_id": account_id, "id": gid, "taken": amount}
+                         for gid, amount in taken.items()])
     _add_draws(conn, account_id, draws)
     return draws
 
@@ -183,7 +184,7 @@ def month_credits(conn: Connection, account_ids: Iterable[str],
     rows = conn.execute(
         select(d.amount_microcents, g.id, g.account_id, g.category, g.priority, g.expires_ms,
                g.ledger_entry_id)
-        .join(credit_grants, g.id == d.grant_id)
+        .join(credit_grants, and_(g.account_id == d.account_id, g.id == d.grant_id))
         .where(d.account_id.in_(ids), d.purpose == month, d.amount_microcents > 0)
     ).mappings().all()
     found: dict[str, list[GrantCredit]] = {a: [] for a in ids}

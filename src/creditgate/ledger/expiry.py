@@ -40,7 +40,7 @@ def expire_account_grants(conn: Connection, account_id: str, now_ms: int) -> int
                    amount_microcents=-int(remaining), reference=f"expiry:{grant_id}",
                    description=f"credit grant {grant_id} expired at {iso_utc(int(expires))}",
                    now_ms=now_ms)
-        conn.execute(update(credit_grants).where(g.id == grant_id)
+        conn.execute(update(credit_grants).where(g.account_id == account_id, g.id == grant_id)
                      .values(remaining_microcents=0, expired_ms=now_ms))
         total += int(remaining)
     return total

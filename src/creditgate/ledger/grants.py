@@ -43,6 +43,7 @@ def grant_credit(runtime: Runtime, account_id: str, wanted: GrantRequest) -> dic
                 ledger_entries.c.account_id == account_id,
                 ledger_entries.c.reference == reference)).mappings().one()
         grant = conn.execute(select(credit_grants).where(
+            credit_grants.c.account_id == account_id,
             credit_grants.c.ledger_entry_id == entry["id"])).mappings().first()
     if entry["kind"] != "grant" or int(entry["amount_microcents"]) != amount or grant is None:
         raise ApiError(errors.CONFLICT, f"/id: grant {wanted.id} was already made with "

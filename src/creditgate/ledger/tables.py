@@ -65,6 +65,8 @@ credit_grants = Table(
     # The ledger entry that created the grant (null for the migrated balance).
     Column("ledger_entry_id", BigInteger, nullable=True, unique=True),
     Column("created_ms", BigInteger, nullable=False),
+    # Keyed by account too, so account_id can be the distribution column (docs/scaling.md).
+    UniqueConstraint("account_id", "id", name="uq_credit_grants_account_id"),
 )
 
 # Literal conditions, not bound parameters, so PostgreSQL's generic plans use the indexes.

@@ -28,7 +28,7 @@ from creditgate.accounts.tables import accounts
 from creditgate.kernel.months import month_end_ms
 from creditgate.kernel.retention import Pruner, cutoff_ms, delete_oldest, task
 from creditgate.kernel.runtime import Runtime
-from creditgate.usage.tables import usage_events
+from creditgate.usage.tables import RETAINED_INDEX_TERM, usage_events
 from creditgate.worker.runner import Periodic
 
 
@@ -38,9 +38,9 @@ def _closed_accounts(conn: Connection) -> list[tuple[str, str]]:
     return [(str(r.id), str(r.closed_through_month)) for r in conn.execute(query)]
 
 
-def _prunable(account_id: str, closed: str, cutoff: int) -> ColumnElement[bool]:
+def prunable(account_id: str, closed: str, cutoff: int) -> ColumnElement[bool]:
     closed_end = month_end_ms(closed)
-    return ((usage_events.c.account_id == account_id)
+    return ((usage_events.c.account_id == account_id) & RETAINED_INDEX_TERM
             & (usage_events.c.received_ms < min(cutoff, closed_end))
             & (usage_events.c.timestamp_ms < closed_end))
 
@@ -51,7 +51,7 @@ def usage_events_due(runtime: Runtime, now_ms: int) -> int:
         return 0
     with runtime.db.read() as conn:
         return sum(int(conn.execute(select(func.count()).select_from(usage_events).where(
-            _prunable(account_id, closed, cutoff))).scalar_one())
+            prunable(account_id, closed, cutoff))).scalar_one())
             for account_id, closed in _closed_accounts(conn))
 
 
@@ -62,7 +62,7 @@ def prune_usage_events(runtime: Runtime, now_ms: int, rows: int) -> Iterator[int
     with runtime.db.read() as conn:
         closed_accounts = _closed_accounts(conn)
     for account_id, closed in closed_accounts:
-        yield from delete_oldest(runtime.db, usage_events, _prunable(account_id, closed, cutoff),
+        yield from delete_oldest(runtime.db, usage_events, prunable(account_id, closed, cutoff),
                                  usage_events.c.received_ms, rows)
 
 

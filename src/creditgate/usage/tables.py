@@ -34,8 +34,11 @@ usage_events = Table(
     sqlite_with_rowid=False,
 )
 # Retention deletes an account's raw events of closed months, oldest first (usage/jobs.py,
-# migration 0006_usage_retention).
-Index("ix_usage_events_account_received", usage_events.c.account_id, usage_events.c.received_ms)
+# migration 0006_usage_retention). Partial on a term true of every row, so that only a query
+# naming it (RETAINED_INDEX_TERM) can use the index and event-id lookups keep the primary key.
+RETAINED_INDEX_TERM = usage_events.c.received_ms.is_not(None)
+Index("ix_usage_events_account_received", usage_events.c.account_id, usage_events.c.received_ms,
+      sqlite_where=RETAINED_INDEX_TERM, postgresql_where=RETAINED_INDEX_TERM)
 
 # Usage per account, UTC hour, provider and model, kept at ingest so history, statements and
 # reports read a number of rows that grows with windows, not with events. `billing_month` is the

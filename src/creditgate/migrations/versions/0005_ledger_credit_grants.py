@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("ledger_entry_id"),
+        sa.UniqueConstraint("account_id", "id", name="uq_credit_grants_account_id"),
     )
     op.create_index("ix_credit_grants_account_live", "credit_grants", ["account_id"],
                     sqlite_where=_LIVE, postgresql_where=_LIVE)
