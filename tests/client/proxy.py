@@ -6,12 +6,13 @@ requests whose path contains its `match`:
 
 - `drop_answer`: forward, read creditgate's whole answer (so it committed), then cut the
   client's connection without sending it: the client sees a network error for a request the
-  server did;
+  server did (a request creditgate was down for does not use it up);
 - `drop_request`: cut the connection before forwarding (creditgate never sees it);
 - `reply`: answer the given status, headers and body without forwarding;
 - `stall`: answer nothing for `seconds`, then cut the connection (a timeout).
 
-Every request seen is recorded as (method, path), so tests count the attempts.
+Every request seen is recorded as (method, path), so tests count the attempts, and in `seen`
+with the time it arrived (monotonic) and its body.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Proxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.requests: list[tuple[str, str]] = []
+        self.seen: list[tuple[float, str, str, bytes]] = []
         self.faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -80,6 +82,16 @@ class Proxy:
         with self._lock:
             return sum(1 for m, p in self.requests if m == method and path_part in p)
 
+    def usage_batches(self) -> list[tuple[float, int]]:
+        """(arrival time, number of events) of each usage-events request seen."""
+        with self._lock:
+            return [(at, body.count(b'{"id":')) for at, method, path, body in self.seen
+                    if method == "POST" and path.endswith("/usage-events")]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
     def close(self) -> None:
         self._listener.close()
 
@@ -95,11 +107,14 @@ class Proxy:
         with self._lock:
             for fault in self.faults:
                 if fault.match in path:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self.faults.remove(fault)
                     return fault
         return None
+
+    def _used(self, fault: Fault) -> None:
+        with self._lock:
+            fault.times -= 1
+            if fault.times <= 0 and fault in self.faults:
+                self.faults.remove(fault)
 
     def _serve(self, conn: socket.socket) -> None:
         buffer = bytearray()
@@ -109,20 +124,26 @@ class Proxy:
                 if request is None:
                     return
                 method, path = request.split(b" ", 2)[:2]
+                body = request[request.index(b"\r\n\r\n") + 4:]
                 with self._lock:
                     self.requests.append((method.decode(), path.decode()))
+                    self.seen.append((time.monotonic(), method.decode(), path.decode(), body))
                 fault = self._fault_for(path.decode())
-                if fault is not None and fault.kind == "stall":
-                    time.sleep(fault.seconds)
-                    return
-                if fault is not None and fault.kind == "drop_request":
-                    return
-                if fault is not None and fault.kind == "reply":
-                    conn.sendall(self._reply(fault))
-                    continue
+                if fault is not None and fault.kind != "drop_answer":
+                    self._used(fault)
+                    if fault.kind == "reply":
+                        conn.sendall(self._reply(fault))
+                        continue
+                    if fault.kind == "stall":
+                        time.sleep(fault.seconds)
+                    return  # stall, drop_request: cut the connection
                 answer = self._forward(request)
-                if answer is None or (fault is not None and fault.kind == "drop_answer"):
-                    return  # closing the connection: the client never gets the answer
+                if answer is None:
+                    return  # creditgate is down: the client's connection is cut
+                if fault is not None:
+                    # Used only once creditgate answered: a request it never saw is not it.
+                    self._used(fault)
+                    return  # cut without the answer: the client never gets it
                 conn.sendall(answer)
 
     def _forward(self, request: bytes) -> bytes | None:
@@ -131,7 +152,7 @@ class Proxy:
                 up.sendall(request)
                 return _read_message(up, bytearray())
         except OSError:
-            return None  # creditgate is down: the client's connection is cut
+            return None
 
     @staticmethod
     def _reply(fault: Fault) -> bytes:

@@ -8,6 +8,7 @@ creditgate httpx` is enough to use it (docs/gateways.md, "Python client"). impor
 from __future__ import annotations
 
 from creditgate.client.aio import AsyncClient
+from creditgate.client.areporter import AsyncUsageReporter
 from creditgate.client.errors import (
     CreditgateError,
     InsufficientCredits,
@@ -16,10 +17,12 @@ from creditgate.client.errors import (
     UnsentEvents,
 )
 from creditgate.client.models import Authorization, Balance, Capture, UsageEvent, UsageReport
+from creditgate.client.reporter import UsageReporter
 from creditgate.client.sync import Client
 
 __all__ = [
     "AsyncClient",
+    "AsyncUsageReporter",
     "Authorization",
     "Balance",
     "Capture",
@@ -31,4 +34,5 @@ __all__ = [
     "UnsentEvents",
     "UsageEvent",
     "UsageReport",
+    "UsageReporter",
 ]
