@@ -1,5 +1,5 @@
-"""A real creditgate server per test module, accounts made over its operator API, and the
-fault-injecting proxy (proxy.py) in front of it."""
+"""A real creditgate server per test module and database, accounts made over its operator
+API, and the fault-injecting proxy (proxy.py) in front of it."""
 
 from __future__ import annotations
 
@@ -77,9 +77,15 @@ class Creditgate:
         raise AssertionError("creditgate did not start again")
 
 
-@pytest.fixture(scope="module")
-def creditgate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Creditgate]:
-    server = start_server(tmp_path_factory.mktemp("creditgate"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def creditgate(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Creditgate]:
+    """The real server, on each database: what a retry finds (a hold, a capture, a usage
+    event already stored) is the database's to answer."""
+    env = {}
+    if request.param == "postgresql":
+        env["CREDITGATE_DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
+    server = start_server(tmp_path_factory.mktemp("creditgate"), env_overrides=env)
     try:
         operator = server.cli_json("tokens", "create", "--operator")["token"]
         yield Creditgate(server, str(operator))
