@@ -1,0 +1,1 @@
+"""Plugins that put creditgate in front of the gateways people run (docs/gateways.md)."""
