@@ -82,19 +82,20 @@ def start_upstream(workdir: Path, latency_ms: int = 0) -> Proc:
     log = workdir / "upstream.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.integrations.fake_upstream", "--port", str(port),
-         "--latency-ms", str(latency_ms)], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+         "--latency-ms", str(latency_ms)],
+        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     proc = Proc(process, f"http://127.0.0.1:{port}", log)
     wait_http(proc, "/")
     return proc
 
 
 def write_config(workdir: Path, upstream: str, *, plugin: bool = True) -> Path:
-    models = [{"model_name": name,
+    models: list[dict[str, Any]] = [{"model_name": name,
                "litellm_params": {"model": model, "api_key": "fake",
                                   "api_base": f"{upstream}/{prefix}/v1".replace("//v1", "/v1")}}
               for name, (model, prefix) in MODELS.items()]
-    models[-1]["model_info"] = {"input_cost_per_token": 0.000001,
-                                "output_cost_per_token": 0.000003}
+    models[-1]["litellm_params"].update(input_cost_per_token=0.000001,
+                                        output_cost_per_token=0.000003)
     config: dict[str, Any] = {
         "model_list": models,
         "litellm_settings": {"callbacks": [PLUGIN] if plugin else [],
@@ -110,14 +111,14 @@ def write_config(workdir: Path, upstream: str, *, plugin: bool = True) -> Path:
 
 
 def start_proxy(workdir: Path, upstream: str, env: dict[str, str], *, plugin: bool = True,
-                keys: dict[str, Any] | None = None, workers: int = 1) -> Proc:
+                workers: int = 1) -> Proc:
     workdir.mkdir(parents=True, exist_ok=True)
     config = write_config(workdir, upstream, plugin=plugin)
     port = free_port()
     python = litellm_python()
     log = workdir / "proxy.log"
     full_env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-                "LITELLM_TELEMETRY": "False", "CREDITGATE_TEST_KEYS": json.dumps(keys or {}),
+                "LITELLM_TELEMETRY": "False",
                 **env}
     litellm = str(Path(python).parent / "litellm")
     process = subprocess.Popen([litellm, "--config", str(config), "--host", "127.0.0.1",

@@ -1,4 +1,5 @@
-"""The LiteLLM proxy plugin: `litellm_settings: {callbacks: ["creditgate.integrations.litellm.handler"]}`.
+"""The LiteLLM proxy plugin, enabled in LiteLLM's config.yaml by
+`litellm_settings: {callbacks: ["creditgate.integrations.litellm.handler"]}`.
 
 Every call is authorized under LiteLLM's call id before it reaches the model, captured with its
 real tokens after, voided when it fails (docs/gateways.md, "LiteLLM proxy"). Configured from

@@ -33,4 +33,4 @@ class Outcome:
 
     def litellm_cost(self, call: Call) -> Decimal | None:
         return litellm_cost_cents(call.estimate.litellm_model, self.input_tokens,
-                                  self.output_tokens)
+                                  self.output_tokens, call.estimate.rates)

@@ -22,20 +22,27 @@ class Estimate:
     model: str
     input_tokens: int
     output_tokens: int
+    # USD per token set on the deployment (litellm_params input/output_cost_per_token).
+    rates: tuple[Decimal, Decimal] | None = None
 
 
-def deployment_model(requested: str) -> str:
-    """The model behind the proxy's model name: the first deployment of that group (a group
-    of several prices by its first; give them one price or separate names)."""
+def deployment(requested: str) -> tuple[str, tuple[Decimal, Decimal] | None]:
+    """The model behind the proxy's model name and its custom USD rates per token, if set:
+    the first deployment of that group (a group of several prices by its first; give them one
+    price or separate names)."""
     from litellm.proxy import proxy_server
 
     router = getattr(proxy_server, "llm_router", None)
-    if router is not None:
-        for deployment in router.get_model_list(model_name=requested) or []:
-            model = (deployment.get("litellm_params") or {}).get("model")
-            if isinstance(model, str) and model:
-                return model
-    return requested
+    for found in (router.get_model_list(model_name=requested) or []) if router else []:
+        params = found.get("litellm_params") or {}
+        model = params.get("model")
+        if isinstance(model, str) and model:
+            rates = None
+            given = params.get("input_cost_per_token"), params.get("output_cost_per_token")
+            if all(isinstance(rate, int | float) for rate in given):
+                rates = (Decimal(repr(given[0])), Decimal(repr(given[1])))
+            return model, rates
+    return requested, None
 
 
 def split_provider(litellm_model: str) -> tuple[str, str]:
@@ -56,7 +63,7 @@ def max_output_tokens(data: dict[str, Any], default: int) -> int:
 
 
 def estimate(data: dict[str, Any], default_max_tokens: int) -> Estimate:
-    litellm_model = deployment_model(str(data.get("model", "")))
+    litellm_model, rates = deployment(str(data.get("model", "")))
     provider, model = split_provider(litellm_model)
     messages = data.get("messages")
     if isinstance(messages, list):
@@ -64,17 +71,23 @@ def estimate(data: dict[str, Any], default_max_tokens: int) -> Estimate:
     else:
         prompt = litellm.token_counter(model=litellm_model, text=str(data.get("prompt", "")))
     return Estimate(litellm_model, provider, model, int(prompt),
-                    max_output_tokens(data, default_max_tokens))
+                    max_output_tokens(data, default_max_tokens), rates)
 
 
-def litellm_cost_cents(litellm_model: str, input_tokens: int,
-                       output_tokens: int) -> Decimal | None:
-    """LiteLLM's cost map price in cents, rounded up to the microcent; None when it has none.
-    The map's USD rates are floats: their shortest decimal form is taken as the exact rate."""
+def litellm_cost_cents(litellm_model: str, input_tokens: int, output_tokens: int,
+                       rates: tuple[Decimal, Decimal] | None = None) -> Decimal | None:
+    """LiteLLM's price in cents (the deployment's own rates, else its cost map), rounded up to
+    the microcent; None when it has none. The USD rates are floats: their shortest decimal
+    form is taken as the exact rate."""
+    if rates is not None:
+        cents = (rates[0] * input_tokens + rates[1] * output_tokens) * 100
+        return cents.quantize(MICROCENT, rounding=ROUND_CEILING)
     try:
         prompt_usd, completion_usd = litellm.cost_per_token(
             model=litellm_model, prompt_tokens=input_tokens, completion_tokens=output_tokens)
     except Exception:
         return None
     cents = (Decimal(repr(prompt_usd)) + Decimal(repr(completion_usd))) * 100
+    if cents <= 0 and input_tokens + output_tokens > 0:
+        return None  # LiteLLM knows no price either (it answers 0): not billable
     return cents.quantize(MICROCENT, rounding=ROUND_CEILING)

@@ -8,7 +8,6 @@ spend, so the answer need not wait for the capture.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -97,7 +96,7 @@ class CreditgateHandler(CustomLogger):  # type: ignore[misc]
                     raise
                 self.unpriced.add(wanted.litellm_model)
         cents = litellm_cost_cents(wanted.litellm_model, wanted.input_tokens,
-                                   wanted.output_tokens)
+                                   wanted.output_tokens, wanted.rates)
         if cents is None:
             raise refusals.refusal(400, f"Neither creditgate's catalog nor LiteLLM's price map "
                                    f"has a price for {wanted.litellm_model}, so it cannot be "
