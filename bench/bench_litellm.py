@@ -1,0 +1,109 @@
+"""The LiteLLM proxy in front of the fake upstream, with and without the creditgate plugin,
+measured in the same run (the proxy without the plugin is the baseline).
+
+    .venv/bin/python -m bench.bench_litellm [--clients 32] [--seconds 8] [--rounds 2]
+
+32 clients, each on one keep-alive connection, loop non-streaming chat completions (8-token
+answers, max_tokens 100) through each proxy in turn, rounds alternating so that load from
+elsewhere on the machine falls on both. With the plugin every call is authorized in
+creditgate (SQLite, `creditgate serve`, one worker) before the upstream and captured after.
+At the end every hold must be captured and the balance exact. The proxy runs from
+.venv-litellm (scripts/litellm_venv.sh), one worker, as the tests run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench_authorize import Conn, run, run_clients
+from bench.common import percentile, start_creditgate
+from tests.integrations.proxy import start_proxy, start_upstream
+
+BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there"}],
+        "max_tokens": 100}
+
+
+async def measure(port: int, key: str, clients: int, seconds: float) -> tuple[float, float,
+                                                                                float]:
+    headers = f"Authorization: Bearer {key}\r\n".encode()
+
+    async def step(conn: Conn, client: int, n: int) -> float:
+        started = time.perf_counter()
+        status, body = await conn.post("/chat/completions", BODY)
+        if status != 200:
+            raise SystemExit(f"proxy answered {status}: {body[:300]!r}")
+        return time.perf_counter() - started
+
+    done, latencies = await run_clients(port, clients, seconds, headers, step)
+    return done / seconds, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+
+
+def check_ledger(db: Path, account: str) -> str:
+    with sqlite3.connect(db) as conn:
+        active = conn.execute("SELECT count(*) FROM authorizations WHERE account_id = ? AND "
+                              "status = 'active'", (account,)).fetchone()[0]
+        captured = conn.execute("SELECT count(*), coalesce(sum(captured_microcents), 0) FROM "
+                                "authorizations WHERE account_id = ? AND status = 'captured'",
+                                (account,)).fetchone()
+        balance = conn.execute("SELECT balance_microcents FROM accounts WHERE id = ?",
+                               (account,)).fetchone()[0]
+    exact = balance == 10**8 * 10**6 - captured[1]
+    return (f"holds captured {captured[0]}, active {active}, balance exact: {exact}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cg-bench-litellm-"))
+    creditgate = start_creditgate()
+    procs: list[Any] = []
+    try:
+        operator = creditgate.cli("tokens", "create", "--operator")["token"]
+        creditgate.cli("credits", "grant", "--account", creditgate.account_id,
+                       "--amount", str(10**8))
+        upstream = start_upstream(work)
+        procs.append(upstream)
+        env = {"CREDITGATE_API_URL": creditgate.base, "CREDITGATE_API_TOKEN": operator}
+        plain = start_proxy(work / "plain", upstream.url, env, plugin=False)
+        billed = start_proxy(work / "billed", upstream.url, env)
+        procs += [plain, billed]
+        key = f"key.{creditgate.account_id}"
+        results: dict[str, list[tuple[float, float, float]]] = {"plain": [], "billed": []}
+        for _ in range(args.rounds):
+            for name, proxy in (("plain", plain), ("billed", billed)):
+                port = int(proxy.url.rsplit(":", 1)[1])
+                results[name].append(run(measure(port, key, args.clients, args.seconds)))
+        time.sleep(2)  # captures run after the answers
+        db = Path(creditgate.env["CREDITGATE_DATABASE_URL"].removeprefix("sqlite:///"))
+        report(results, check_ledger(db, creditgate.account_id))
+    finally:
+        for proc in procs:
+            proc.stop()
+        creditgate.stop()
+
+
+def report(results: dict[str, list[tuple[float, float, float]]], ledger: str) -> None:
+    for name, rounds in results.items():
+        for index, (rps, p50, p99) in enumerate(rounds):
+            print(f"{name:7} round {index + 1}: {rps:7.1f} calls/s  p50 {p50:6.2f} ms  "
+                  f"p99 {p99:7.2f} ms")
+    plain = max(r[0] for r in results["plain"])
+    billed = max(r[0] for r in results["billed"])
+    p50_plain = min(r[1] for r in results["plain"])
+    p50_billed = min(r[1] for r in results["billed"])
+    print(f"throughput with the plugin: {billed / plain:.1%} of without "
+          f"(cost {1 - billed / plain:.1%}); added p50 {p50_billed - p50_plain:+.2f} ms")
+    print(ledger)
+
+
+if __name__ == "__main__":
+    main()
