@@ -5,7 +5,9 @@ measured in the same run (the proxy without the plugin is the baseline).
 
 32 clients, each on one keep-alive connection, loop non-streaming chat completions (8-token
 answers, max_tokens 100) through each proxy in turn, rounds alternating so that load from
-elsewhere on the machine falls on both. With the plugin every call is authorized in
+elsewhere on the machine falls on both. A third proxy has a callback that does nothing
+(tests/integrations/noop_callback.py): what LiteLLM's callback machinery costs by itself.
+With the plugin every call is authorized in
 creditgate (SQLite, `creditgate serve`, one worker) before the upstream and captured after.
 At the end every hold must be captured and the balance exact. The proxy runs from
 .venv-litellm (scripts/litellm_venv.sh), one worker, as the tests run it.
@@ -14,16 +16,16 @@ At the end every hold must be captured and the balance exact. The proxy runs fro
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sqlite3
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from tests.integrations.proxy import start_proxy, start_upstream
+
 from bench.bench_authorize import Conn, run, run_clients
 from bench.common import percentile, start_creditgate
-from tests.integrations.proxy import start_proxy, start_upstream
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello there"}],
         "max_tokens": 100}
@@ -73,13 +75,15 @@ def main() -> None:
         upstream = start_upstream(work)
         procs.append(upstream)
         env = {"CREDITGATE_API_URL": creditgate.base, "CREDITGATE_API_TOKEN": operator}
-        plain = start_proxy(work / "plain", upstream.url, env, plugin=False)
-        billed = start_proxy(work / "billed", upstream.url, env)
-        procs += [plain, billed]
+        proxies = {"plain": start_proxy(work / "plain", upstream.url, env, callback=None),
+                   "noop": start_proxy(work / "noop", upstream.url, env,
+                                       callback="noop_callback.handler"),
+                   "billed": start_proxy(work / "billed", upstream.url, env)}
+        procs += proxies.values()
         key = f"key.{creditgate.account_id}"
-        results: dict[str, list[tuple[float, float, float]]] = {"plain": [], "billed": []}
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in proxies}
         for _ in range(args.rounds):
-            for name, proxy in (("plain", plain), ("billed", billed)):
+            for name, proxy in proxies.items():
                 port = int(proxy.url.rsplit(":", 1)[1])
                 results[name].append(run(measure(port, key, args.clients, args.seconds)))
         time.sleep(2)  # captures run after the answers
@@ -96,12 +100,12 @@ def report(results: dict[str, list[tuple[float, float, float]]], ledger: str) ->
         for index, (rps, p50, p99) in enumerate(rounds):
             print(f"{name:7} round {index + 1}: {rps:7.1f} calls/s  p50 {p50:6.2f} ms  "
                   f"p99 {p99:7.2f} ms")
-    plain = max(r[0] for r in results["plain"])
-    billed = max(r[0] for r in results["billed"])
-    p50_plain = min(r[1] for r in results["plain"])
-    p50_billed = min(r[1] for r in results["billed"])
-    print(f"throughput with the plugin: {billed / plain:.1%} of without "
-          f"(cost {1 - billed / plain:.1%}); added p50 {p50_billed - p50_plain:+.2f} ms")
+    best = {name: (max(r[0] for r in rounds), min(r[1] for r in rounds))
+            for name, rounds in results.items()}
+    for base in ("plain", "noop"):
+        ratio = best["billed"][0] / best[base][0]
+        print(f"the plugin against {base}: throughput {ratio:.1%} (cost {1 - ratio:.1%}); "
+              f"added p50 {best['billed'][1] - best[base][1]:+.2f} ms")
     print(ledger)
 
 

@@ -89,7 +89,7 @@ def start_upstream(workdir: Path, latency_ms: int = 0) -> Proc:
     return proc
 
 
-def write_config(workdir: Path, upstream: str, *, plugin: bool = True) -> Path:
+def write_config(workdir: Path, upstream: str, *, callback: str | None = PLUGIN) -> Path:
     models: list[dict[str, Any]] = [{"model_name": name,
                "litellm_params": {"model": model, "api_key": "fake",
                                   "api_base": f"{upstream}/{prefix}/v1".replace("//v1", "/v1")}}
@@ -98,22 +98,24 @@ def write_config(workdir: Path, upstream: str, *, plugin: bool = True) -> Path:
                                         output_cost_per_token=0.000003)
     config: dict[str, Any] = {
         "model_list": models,
-        "litellm_settings": {"callbacks": [PLUGIN] if plugin else [],
+        "litellm_settings": {"callbacks": [callback] if callback else [],
                              "drop_params": True, "num_retries": 0},
         # A master key is required to start; the test keys go through custom_auth.
         "general_settings": {"custom_auth": "custom_auth.user_api_key_auth",
                              "master_key": MASTER_KEY},
     }
-    shutil.copy(HERE / "custom_auth.py", workdir / "custom_auth.py")
+    for beside in ("custom_auth.py", "noop_callback.py"):
+        shutil.copy(HERE / beside, workdir / beside)
     path = workdir / "config.yaml"
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     return path
 
 
-def start_proxy(workdir: Path, upstream: str, env: dict[str, str], *, plugin: bool = True,
+def start_proxy(workdir: Path, upstream: str, env: dict[str, str], *,
+                callback: str | None = PLUGIN,
                 workers: int = 1) -> Proc:
     workdir.mkdir(parents=True, exist_ok=True)
-    config = write_config(workdir, upstream, plugin=plugin)
+    config = write_config(workdir, upstream, callback=callback)
     port = free_port()
     python = litellm_python()
     log = workdir / "proxy.log"
