@@ -9,6 +9,7 @@ spend, so the answer need not wait for the capture.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -37,6 +38,7 @@ class CreditgateHandler(CustomLogger):  # type: ignore[misc]
         self.calls: dict[str, Call] = {}
         self.unpriced: set[str] = set()  # models creditgate's catalog answered 1005 for
         self._settler: Settler | None = None
+        self._added = 0
 
     @property
     def settler(self) -> Settler:
@@ -76,8 +78,19 @@ class CreditgateHandler(CustomLogger):  # type: ignore[misc]
             options = dict(data.get("stream_options") or {})
             call.strip_usage = not options.get("include_usage")
             data["stream_options"] = {**options, "include_usage": True}
+        self._forget_stale()
         self.calls[call_id] = call
         return data
+
+    def _forget_stale(self) -> None:
+        """Drop calls no hook settled within a hold's life (their holds have expired), so a
+        path LiteLLM never reports cannot grow the table without bound."""
+        self._added += 1
+        if self._added % 1024:
+            return
+        cutoff = time.monotonic() - self.settings.hold_ttl_seconds
+        for call_id in [key for key, call in self.calls.items() if call.started < cutoff]:
+            del self.calls[call_id]
 
     async def _authorize(self, call_id: str, account: str, wanted: Estimate) -> bool:
         """Hold the estimate; True when creditgate's catalog priced it, False when LiteLLM's
