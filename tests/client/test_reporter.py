@@ -21,6 +21,8 @@ from creditgate.client import (
 from tests.client.conftest import Creditgate, wait_until
 from tests.client.proxy import Fault, Proxy
 
+pytestmark = pytest.mark.e2e
+
 MICRO = 1_000_000
 CENT = UsageEvent(cost_cents=1)
 
@@ -76,6 +78,20 @@ def test_close_sends_what_is_left(creditgate: Creditgate, proxy: Proxy) -> None:
     assert len({event.id for event in added}) == 7
     assert all(event.timestamp_ms for event in added)
     assert (reporter.stats.accepted, reporter.stats.duplicates) == (7, 0)
+
+
+def test_flush_sends_what_waits_and_the_reporter_goes_on(creditgate: Creditgate,
+                                                         proxy: Proxy) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    with client_for(proxy, creditgate, account) as client, \
+            UsageReporter(client, max_batch=1000, max_age_seconds=3600) as reporter:
+        for _ in range(3):
+            reporter.add(CENT)
+        assert reporter.flush(timeout=30) is True
+        assert spent_cents(creditgate, account, 1000) == 3
+        reporter.add(CENT)
+        assert reporter.buffered == 1
+    assert [count for _, count in proxy.usage_batches()] == [3, 1]
 
 
 def test_a_batch_whose_answer_was_lost_counts_once(creditgate: Creditgate,
@@ -149,12 +165,15 @@ def test_the_async_reporter_flushes_by_size_age_and_close_and_counts_once(
                 await asyncio.sleep(0.02)
             assert time.monotonic() - started >= 0.3
             await reporter.add(CENT)
+            assert await reporter.flush(timeout=30) is True
+            assert spent_cents(creditgate, account, 1000) == 7
+            await reporter.add(CENT)
             await reporter.aclose()
-            assert (reporter.stats.accepted, reporter.stats.duplicates) == (3, 4)
+            assert (reporter.stats.accepted, reporter.stats.duplicates) == (4, 4)
 
     asyncio.run(run())
-    assert spent_cents(creditgate, account, 1000) == 7
-    assert [count for _, count in proxy.usage_batches()] == [4, 4, 2, 1]
+    assert spent_cents(creditgate, account, 1000) == 8
+    assert [count for _, count in proxy.usage_batches()] == [4, 4, 2, 1, 1]
 
 
 def test_the_async_reporter_waits_when_full(creditgate: Creditgate, proxy: Proxy) -> None:
@@ -180,3 +199,25 @@ def test_the_async_reporter_waits_when_full(creditgate: Creditgate, proxy: Proxy
 
     asyncio.run(run())
     assert spent_cents(creditgate, account, 1000) == 5
+
+
+def test_the_async_reporter_with_batches_in_parallel_delivers_each_event_once(
+        creditgate: Creditgate, proxy: Proxy) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    proxy.inject(Fault("drop_answer", match="/usage-events", times=3))
+
+    async def run() -> AsyncUsageReporter:
+        async with AsyncClient(proxy.base_url(), creditgate.operator, account, max_retries=3,
+                               backoff_base=0.01) as client:
+            reporter = AsyncUsageReporter(client, max_batch=5, max_age_seconds=0.05,
+                                          max_buffered=20, concurrency=3)
+            for n in range(60):
+                await reporter.add(UsageEvent(cost_cents=Decimal(n + 1) / 10**6))
+            await reporter.aclose()
+            return reporter
+
+    reporter = asyncio.run(run())
+    assert spent_cents(creditgate, account, 1000) == Decimal(sum(range(1, 61))) / 10**6
+    # Each batch confirmed once: the three whose answers were lost, by their retries.
+    assert reporter.stats.accepted + reporter.stats.duplicates == 60
+    assert reporter.stats.duplicates >= 3
