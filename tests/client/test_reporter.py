@@ -4,6 +4,8 @@ flushes by size, by age and on close, retries that count once, backpressure, rej
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -221,3 +223,15 @@ def test_the_async_reporter_with_batches_in_parallel_delivers_each_event_once(
     # Each batch confirmed once: the three whose answers were lost, by their retries.
     assert reporter.stats.accepted + reporter.stats.duplicates == 60
     assert reporter.stats.duplicates >= 3
+
+
+def test_a_reporter_left_open_is_closed_when_the_process_exits(creditgate: Creditgate) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    code = ("from creditgate.client import Client, UsageEvent, UsageReporter; "
+            f"c = Client({creditgate.server.base_url!r}, {creditgate.operator!r}, {account!r}); "
+            "r = UsageReporter(c, max_age_seconds=3600); "
+            "[r.add(UsageEvent(cost_cents=1)) for _ in range(4)]; print(r.buffered)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "4"  # all four still buffered when the script ended
+    assert spent_cents(creditgate, account, 1000) == 4

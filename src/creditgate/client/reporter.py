@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,8 @@ from creditgate.client.models import UsageEvent
 from creditgate.client.retry import RetryPolicy
 from creditgate.client.sync import Client
 
+log = logging.getLogger("creditgate.client")
+
 
 class UsageReporter:
     """Buffers usage events and posts them from a background thread: a batch when an
@@ -35,6 +39,9 @@ class UsageReporter:
     of its batch goes through. `close()` sends what is left; if creditgate stays unreachable
     for `timeout` seconds it raises `UnsentEvents` with every event not delivered.
 
+    A reporter not closed when the interpreter exits is closed then, waiting at most
+    `close_at_exit` seconds (None: not at all); what it could not send is logged as lost.
+
     `clock` (monotonic seconds) decides ages; `now_ms` (Unix ms) stamps events that have no
     timestamp when they are added."""
 
@@ -42,7 +49,7 @@ class UsageReporter:
                  max_age_seconds: float = 1.0, max_buffered: int = 100_000,
                  max_batch_bytes: int = MAX_BATCH_BYTES, account_id: str | None = None,
                  retry_backoff_base: float = 0.5, retry_backoff_max: float = 30.0,
-                 on_rejected: OnRejected | None = None,
+                 on_rejected: OnRejected | None = None, close_at_exit: float | None = 5.0,
                  clock: Callable[[], float] = time.monotonic,
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
         self.client = client
@@ -65,6 +72,11 @@ class UsageReporter:
         self._thread = threading.Thread(target=self._run, name="creditgate-usage-reporter",
                                         daemon=True)
         self._thread.start()
+        self._close_at_exit = close_at_exit
+        if close_at_exit is not None:
+            # The delivery thread is a daemon (it must not keep a process alive while
+            # creditgate is down); daemon threads still run while atexit handlers do.
+            atexit.register(self._at_exit)
 
     def add(self, event: UsageEvent, *, account_id: str | None = None,
             timeout: float | None = None) -> UsageEvent:
@@ -104,6 +116,8 @@ class UsageReporter:
     def close(self, timeout: float = 30.0) -> None:
         """Send what is left and stop; raises `UnsentEvents` with what could not be sent in
         `timeout` seconds."""
+        if self._close_at_exit is not None:
+            atexit.unregister(self._at_exit)
         with self._cond:
             self._closing = self._kick = True
             self._cond.notify_all()
@@ -117,6 +131,13 @@ class UsageReporter:
         raise UnsentEvents(f"{len(unsent)} usage events could not be delivered to creditgate "
                            f"in {timeout} s: {self.stats.last_error or 'no answer yet'}",
                            unsent, cause=self.stats.last_error)
+
+    def _at_exit(self) -> None:
+        try:
+            self.close(self._close_at_exit or 0.0)
+        except UnsentEvents as failed:
+            log.error("the process exits with %d usage events creditgate did not take; "
+                      "they are lost: %s", len(failed.events), failed)
 
     def __enter__(self) -> UsageReporter:
         return self
