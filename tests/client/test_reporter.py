@@ -120,11 +120,11 @@ def test_a_full_buffer_blocks_add_instead_of_dropping(creditgate: Creditgate,
             reporter.add(CENT)
         with pytest.raises(TimeoutError):
             reporter.add(CENT, timeout=0.2)  # not accepted: the caller still has it
+        wait_until(lambda: reporter.stats.failures > 0)
         blocked = threading.Thread(target=reporter.add, args=(CENT,))
         blocked.start()
         blocked.join(0.3)
         assert blocked.is_alive() and reporter.buffered == 10
-        assert reporter.stats.failures > 0
         proxy.clear_faults()  # creditgate answers again
         blocked.join(30)
         assert not blocked.is_alive()
