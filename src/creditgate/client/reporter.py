@@ -52,6 +52,8 @@ class UsageReporter:
                  on_rejected: OnRejected | None = None, close_at_exit: float | None = 5.0,
                  clock: Callable[[], float] = time.monotonic,
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
+        if not isinstance(client, Client):
+            raise TypeError("UsageReporter takes a Client (AsyncUsageReporter an AsyncClient)")
         self.client = client
         self.account_id = account_id
         self.stats = Stats()
