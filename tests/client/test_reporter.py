@@ -235,3 +235,19 @@ def test_a_reporter_left_open_is_closed_when_the_process_exits(creditgate: Credi
                          timeout=60, check=True)
     assert out.stdout.strip() == "4"  # all four still buffered when the script ended
     assert spent_cents(creditgate, account, 1000) == 4
+
+
+def test_the_thread_reporter_with_batches_in_parallel_delivers_each_event_once(
+        creditgate: Creditgate, proxy: Proxy) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    proxy.inject(Fault("drop_answer", match="/usage-events", times=3))
+    with Client(proxy.base_url(), creditgate.operator, account, max_retries=3,
+                backoff_base=0.01) as client:
+        reporter = UsageReporter(client, max_batch=5, max_age_seconds=0.05, max_buffered=20,
+                                 concurrency=3)
+        for n in range(60):
+            reporter.add(UsageEvent(cost_cents=Decimal(n + 1) / 10**6))
+        reporter.close()
+    assert spent_cents(creditgate, account, 1000) == Decimal(sum(range(1, 61))) / 10**6
+    assert reporter.stats.accepted + reporter.stats.duplicates == 60
+    assert reporter.stats.duplicates >= 3

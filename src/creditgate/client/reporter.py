@@ -1,4 +1,4 @@
-"""`UsageReporter`: usage events buffered in memory and sent in batches by a thread."""
+"""`UsageReporter`: usage events buffered in memory and sent in batches by threads."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ log = logging.getLogger("creditgate.client")
 
 
 class UsageReporter:
-    """Buffers usage events and posts them from a background thread: a batch when an
-    account has `max_batch` events, or when its oldest is `max_age_seconds` old.
+    """Buffers usage events and posts them from background threads (`concurrency` batches
+    in flight): a batch when an account has `max_batch` events, or when its oldest is
+    `max_age_seconds` old.
 
     At most `max_buffered` events are held (waiting or in flight): `add` blocks while it is
     full, never drops one. A failed batch is kept and sent again, with the same event ids
@@ -50,10 +51,13 @@ class UsageReporter:
                  max_batch_bytes: int = MAX_BATCH_BYTES, account_id: str | None = None,
                  retry_backoff_base: float = 0.5, retry_backoff_max: float = 30.0,
                  on_rejected: OnRejected | None = None, close_at_exit: float | None = 5.0,
+                 concurrency: int = 1,
                  clock: Callable[[], float] = time.monotonic,
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
         if not isinstance(client, Client):
             raise TypeError("UsageReporter takes a Client (AsyncUsageReporter an AsyncClient)")
+        if concurrency < 1:
+            raise ValueError("concurrency must be 1 or more")
         self.client = client
         self.account_id = account_id
         self.stats = Stats()
@@ -71,9 +75,11 @@ class UsageReporter:
         # backoff short once (_kick), so the last attempt does not wait out the backoff.
         self._flush_now = False
         self._kick = False
-        self._thread = threading.Thread(target=self._run, name="creditgate-usage-reporter",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, daemon=True,
+                                          name=f"creditgate-usage-reporter-{n}")
+                         for n in range(concurrency)]
+        for thread in self._threads:
+            thread.start()
         self._close_at_exit = close_at_exit
         if close_at_exit is not None:
             # The delivery thread is a daemon (it must not keep a process alive while
@@ -123,7 +129,9 @@ class UsageReporter:
         with self._cond:
             self._closing = self._kick = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._cond:
             if self._buffer.empty():
                 return
