@@ -15,6 +15,8 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 KERNEL = "The kernel imports no domain and nothing that composes them"
 ACYCLIC = "No import cycles between the top-level packages (domains included)"
 LAYERS = "Layers: entry points > composition > domains > kernel > settings"
+CLIENT = "The client imports nothing of the server (only the standard library and httpx)"
+CONTRACTS = (KERNEL, ACYCLIC, LAYERS, CLIENT)
 
 
 def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
@@ -29,7 +31,7 @@ def verdicts(output: str) -> dict[str, str]:
     """Contract name -> KEPT or BROKEN, from the report's summary lines."""
     found = {}
     for line in output.splitlines():
-        for name in (KERNEL, ACYCLIC, LAYERS):
+        for name in CONTRACTS:
             if line.startswith(name + " "):
                 found[name] = line.rsplit(" ", 1)[1]
     return found
@@ -38,20 +40,29 @@ def verdicts(output: str) -> dict[str, str]:
 def test_the_import_contracts_hold() -> None:
     result = lint_imports(ROOT / "src")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert verdicts(result.stdout) == {KERNEL: "KEPT", ACYCLIC: "KEPT", LAYERS: "KEPT"}
+    assert verdicts(result.stdout) == dict.fromkeys(CONTRACTS, "KEPT")
 
 
 PLANTED = {
     # The kernel reaching into a domain (which imports the kernel: a cycle too).
     "kernel imports a domain": ("kernel/clock.py", "import creditgate.ledger.tables",
-                                {KERNEL: "BROKEN", ACYCLIC: "BROKEN", LAYERS: "BROKEN"}),
+                                {KERNEL: "BROKEN", ACYCLIC: "BROKEN", LAYERS: "BROKEN",
+                                 CLIENT: "KEPT"}),
     # accounts -> usage while usage -> accounts: a cycle inside the domains' layer.
     "two domains import each other": ("accounts/rows.py", "import creditgate.usage.tables",
-                                      {KERNEL: "KEPT", ACYCLIC: "BROKEN", LAYERS: "KEPT"}),
+                                      {KERNEL: "KEPT", ACYCLIC: "BROKEN", LAYERS: "KEPT",
+                                       CLIENT: "KEPT"}),
     # A domain reaching up to the composition root (which imports it).
     "a domain imports the composition root": (
         "ledger/service.py", "import creditgate.composition",
-        {KERNEL: "KEPT", ACYCLIC: "BROKEN", LAYERS: "BROKEN"}),
+        {KERNEL: "KEPT", ACYCLIC: "BROKEN", LAYERS: "BROKEN", CLIENT: "KEPT"}),
+    # The client reaching for a server dependency or the server's own code.
+    "the client imports a server dependency": (
+        "client/wire.py", "import orjson",
+        {KERNEL: "KEPT", ACYCLIC: "KEPT", LAYERS: "KEPT", CLIENT: "BROKEN"}),
+    "the client imports the kernel": (
+        "client/wire.py", "import creditgate.kernel.money",
+        {KERNEL: "KEPT", ACYCLIC: "KEPT", LAYERS: "BROKEN", CLIENT: "BROKEN"}),
 }
 
 
