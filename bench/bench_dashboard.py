@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
 
 import httpx
 
-from bench.bench_reads import backfill
-from bench.common import Creditgate, drive, percentile, start_creditgate
+from bench.bench_reads import backfilled_creditgate
+from bench.common import Creditgate, drive, percentile
 from creditgate.kernel.clock import DAY_MS
 
 PAGES = ["/dashboard", "/dashboard/usage", "/dashboard/usage?window=hour",
@@ -87,13 +86,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    server = start_creditgate()
-    server.stop()
-    path = server.env["CREDITGATE_DATABASE_URL"].removeprefix("sqlite:///")
-    now = int(time.time() * 1000)
-    t0 = time.perf_counter()
-    backfill(path, server.account_id, args.events, now)
-    print(f"backfilled {args.events:,} events in {time.perf_counter() - t0:.0f} s")
+    server, now = backfilled_creditgate(args.events)
     server.restart()
     try:
         prepare(server)

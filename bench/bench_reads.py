@@ -14,7 +14,7 @@ import argparse
 import sqlite3
 import time
 
-from bench.common import drive, percentile, start_bare, start_creditgate
+from bench.common import Creditgate, drive, percentile, start_bare, start_creditgate
 from creditgate.kernel.clock import DAY_MS, HOUR_MS
 from creditgate.kernel.months import month_of
 
@@ -64,6 +64,19 @@ def backfill(path: str, account: str, events: int, end_ms: int) -> None:
     conn.close()
 
 
+def backfilled_creditgate(events: int) -> tuple[Creditgate, int]:
+    """A stopped creditgate on SQLite whose one account holds `events` usage events (with the
+    rollups ingest keeps) over the 31 days up to the Unix ms answered; `restart()` serves it."""
+    server = start_creditgate()
+    server.stop()
+    path = server.env["CREDITGATE_DATABASE_URL"].removeprefix("sqlite:///")
+    t0 = time.perf_counter()
+    now = int(time.time() * 1000)
+    backfill(path, server.account_id, events, now)
+    print(f"backfilled {events:,} events in {time.perf_counter() - t0:.0f} s")
+    return server, now
+
+
 def report(name: str, seconds: float, latencies: list[float], base_p99: float) -> None:
     p50, p99 = 1000 * percentile(latencies, 50), 1000 * percentile(latencies, 99)
     print(f"  {name:<22}: p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
@@ -78,13 +91,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1,
                         help="concurrent clients (1 measures latency without queueing)")
     args = parser.parse_args()
-    server = start_creditgate()
-    server.stop()
-    path = server.env["CREDITGATE_DATABASE_URL"].removeprefix("sqlite:///")
-    now = int(time.time() * 1000)
-    t0 = time.perf_counter()
-    backfill(path, server.account_id, args.events, now)
-    print(f"backfilled {args.events:,} events in {time.perf_counter() - t0:.0f} s")
+    server, now = backfilled_creditgate(args.events)
     bare_base, bare = start_bare()
     try:
         base_s, base_lat, _ = drive([("GET", f"{bare_base}/read", {}, None)] * args.requests,

@@ -7,7 +7,7 @@ The same events go three ways, each to its own account, in one run:
 - AsyncUsageReporter: one producer `await add()`s every event (ids and timestamps given by
   the caller, as a gateway has them), the reporter batches, encodes and delivers; timed from
   the first add until `aclose()` returns, so every event is confirmed;
-- UsageReporter (the thread), likewise.
+- UsageReporter (threads, `--concurrency` of them), likewise.
 
 Each account's balance afterwards must equal minus its events' costs, to the microcent.
 
@@ -88,10 +88,11 @@ async def async_reporter(base: str, token: str, account: str, events: list[Usage
 
 
 def thread_reporter(base: str, token: str, account: str, events: list[UsageEvent],
-                    batch: int) -> float:
+                    batch: int, concurrency: int) -> float:
     with Client(base, token, account, timeout=60) as client:
         reporter = UsageReporter(client, max_batch=batch, max_age_seconds=0.5,
-                                 max_buffered=batch * 6)
+                                 max_buffered=batch * (concurrency + 4),
+                                 concurrency=concurrency)
         started = time.perf_counter()
         for event in events:
             reporter.add(event)
@@ -121,7 +122,7 @@ def main() -> None:
                 ("AsyncUsageReporter", lambda account, events: asyncio.run(async_reporter(
                     server.base, operator, account, events, args.batch, args.concurrency))),
                 ("UsageReporter", lambda account, events: thread_reporter(
-                    server.base, operator, account, events, args.batch)),
+                    server.base, operator, account, events, args.batch, args.concurrency)),
             ]
             print(f"{args.events:,} events, batches of {args.batch}, "
                   f"{args.concurrency} in flight ({'PostgreSQL' if url else 'SQLite'})")

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from creditgate.app import create_app
 from creditgate.composition import build_runtime, build_worker
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
@@ -54,11 +52,6 @@ def runtime(db_url: str, clock: ManualClock) -> Iterator[Runtime]:
     yield runtime
     runtime.db.dispose()
 
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 @dataclass

@@ -12,6 +12,8 @@ from creditgate.client import AsyncClient, InsufficientCredits, Unavailable, Usa
 from tests.client.conftest import Creditgate
 from tests.client.proxy import Fault, Proxy
 
+pytestmark = pytest.mark.e2e
+
 MICRO = 1_000_000
 
 

@@ -20,6 +20,8 @@ from tests.client.conftest import Creditgate
 from tests.client.proxy import Fault, Proxy
 from tests.e2e.conftest import free_port
 
+pytestmark = pytest.mark.e2e
+
 MICRO = 1_000_000
 AUTHORIZATIONS = "/ai-gateway/billing/authorizations"
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import creditgate as creditgate_package
 from tests.client.conftest import Creditgate
 
@@ -44,6 +46,7 @@ HTTPX_WITH_DEPENDENCIES = ("httpx", "httpcore", "h11", "anyio", "idna", "certifi
                            "typing_extensions")
 
 
+@pytest.mark.e2e
 def test_the_client_works_with_only_the_standard_library_and_httpx(
         creditgate: Creditgate, tmp_path: Path) -> None:
     """What `pip install httpx && pip install --no-deps creditgate` leaves a gateway: the

@@ -4,6 +4,8 @@ flushes by size, by age and on close, retries that count once, backpressure, rej
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -20,6 +22,8 @@ from creditgate.client import (
 )
 from tests.client.conftest import Creditgate, wait_until
 from tests.client.proxy import Fault, Proxy
+
+pytestmark = pytest.mark.e2e
 
 MICRO = 1_000_000
 CENT = UsageEvent(cost_cents=1)
@@ -78,6 +82,20 @@ def test_close_sends_what_is_left(creditgate: Creditgate, proxy: Proxy) -> None:
     assert (reporter.stats.accepted, reporter.stats.duplicates) == (7, 0)
 
 
+def test_flush_sends_what_waits_and_the_reporter_goes_on(creditgate: Creditgate,
+                                                         proxy: Proxy) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    with client_for(proxy, creditgate, account) as client, \
+            UsageReporter(client, max_batch=1000, max_age_seconds=3600) as reporter:
+        for _ in range(3):
+            reporter.add(CENT)
+        assert reporter.flush(timeout=30) is True
+        assert spent_cents(creditgate, account, 1000) == 3
+        reporter.add(CENT)
+        assert reporter.buffered == 1
+    assert [count for _, count in proxy.usage_batches()] == [3, 1]
+
+
 def test_a_batch_whose_answer_was_lost_counts_once(creditgate: Creditgate,
                                                    proxy: Proxy) -> None:
     account = creditgate.new_account(grant_cents=1000)
@@ -102,11 +120,11 @@ def test_a_full_buffer_blocks_add_instead_of_dropping(creditgate: Creditgate,
             reporter.add(CENT)
         with pytest.raises(TimeoutError):
             reporter.add(CENT, timeout=0.2)  # not accepted: the caller still has it
+        wait_until(lambda: reporter.stats.failures > 0)
         blocked = threading.Thread(target=reporter.add, args=(CENT,))
         blocked.start()
         blocked.join(0.3)
         assert blocked.is_alive() and reporter.buffered == 10
-        assert reporter.stats.failures > 0
         proxy.clear_faults()  # creditgate answers again
         blocked.join(30)
         assert not blocked.is_alive()
@@ -149,12 +167,15 @@ def test_the_async_reporter_flushes_by_size_age_and_close_and_counts_once(
                 await asyncio.sleep(0.02)
             assert time.monotonic() - started >= 0.3
             await reporter.add(CENT)
+            assert await reporter.flush(timeout=30) is True
+            assert spent_cents(creditgate, account, 1000) == 7
+            await reporter.add(CENT)
             await reporter.aclose()
-            assert (reporter.stats.accepted, reporter.stats.duplicates) == (3, 4)
+            assert (reporter.stats.accepted, reporter.stats.duplicates) == (4, 4)
 
     asyncio.run(run())
-    assert spent_cents(creditgate, account, 1000) == 7
-    assert [count for _, count in proxy.usage_batches()] == [4, 4, 2, 1]
+    assert spent_cents(creditgate, account, 1000) == 8
+    assert [count for _, count in proxy.usage_batches()] == [4, 4, 2, 1, 1]
 
 
 def test_the_async_reporter_waits_when_full(creditgate: Creditgate, proxy: Proxy) -> None:
@@ -180,3 +201,53 @@ def test_the_async_reporter_waits_when_full(creditgate: Creditgate, proxy: Proxy
 
     asyncio.run(run())
     assert spent_cents(creditgate, account, 1000) == 5
+
+
+def test_the_async_reporter_with_batches_in_parallel_delivers_each_event_once(
+        creditgate: Creditgate, proxy: Proxy) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    proxy.inject(Fault("drop_answer", match="/usage-events", times=3))
+
+    async def run() -> AsyncUsageReporter:
+        async with AsyncClient(proxy.base_url(), creditgate.operator, account, max_retries=3,
+                               backoff_base=0.01) as client:
+            reporter = AsyncUsageReporter(client, max_batch=5, max_age_seconds=0.05,
+                                          max_buffered=20, concurrency=3)
+            for n in range(60):
+                await reporter.add(UsageEvent(cost_cents=Decimal(n + 1) / 10**6))
+            await reporter.aclose()
+            return reporter
+
+    reporter = asyncio.run(run())
+    assert spent_cents(creditgate, account, 1000) == Decimal(sum(range(1, 61))) / 10**6
+    # Each batch confirmed once: the three whose answers were lost, by their retries.
+    assert reporter.stats.accepted + reporter.stats.duplicates == 60
+    assert reporter.stats.duplicates >= 3
+
+
+def test_a_reporter_left_open_is_closed_when_the_process_exits(creditgate: Creditgate) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    code = ("from creditgate.client import Client, UsageEvent, UsageReporter; "
+            f"c = Client({creditgate.server.base_url!r}, {creditgate.operator!r}, {account!r}); "
+            "r = UsageReporter(c, max_age_seconds=3600); "
+            "[r.add(UsageEvent(cost_cents=1)) for _ in range(4)]; print(r.buffered)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "4"  # all four still buffered when the script ended
+    assert spent_cents(creditgate, account, 1000) == 4
+
+
+def test_the_thread_reporter_with_batches_in_parallel_delivers_each_event_once(
+        creditgate: Creditgate, proxy: Proxy) -> None:
+    account = creditgate.new_account(grant_cents=1000)
+    proxy.inject(Fault("drop_answer", match="/usage-events", times=3))
+    with Client(proxy.base_url(), creditgate.operator, account, max_retries=3,
+                backoff_base=0.01) as client:
+        reporter = UsageReporter(client, max_batch=5, max_age_seconds=0.05, max_buffered=20,
+                                 concurrency=3)
+        for n in range(60):
+            reporter.add(UsageEvent(cost_cents=Decimal(n + 1) / 10**6))
+        reporter.close()
+    assert spent_cents(creditgate, account, 1000) == Decimal(sum(range(1, 61))) / 10**6
+    assert reporter.stats.accepted + reporter.stats.duplicates == 60
+    assert reporter.stats.duplicates >= 3

@@ -19,6 +19,8 @@ from creditgate.client import (
 from tests.client.conftest import Creditgate, wait_until
 from tests.client.proxy import Fault, Proxy
 
+pytestmark = pytest.mark.e2e
+
 MICRO = 1_000_000
 
 

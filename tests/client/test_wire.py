@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from creditgate.client import UsageEvent
+from creditgate.client import AsyncClient, AsyncUsageReporter, Client, UsageEvent, UsageReporter
 from creditgate.client.retry import RetryPolicy
 from creditgate.client.wire import authorize_body, capture_body, encode_event, money
 
@@ -58,3 +58,15 @@ def test_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
     assert high.delay(20) == 5.0  # backoff_max
     assert low.delay(0, retry_after=2.0) == 2.0
     assert low.delay(0, retry_after=60.0) == 5.0
+
+
+def test_a_reporter_refuses_limits_creditgate_would_not_take() -> None:
+    with Client("http://127.0.0.1:9/client/v4", "t", "acct") as client:
+        with pytest.raises(ValueError, match="10000"):
+            UsageReporter(client, max_batch=10_001)
+        with pytest.raises(ValueError, match="max_buffered"):
+            UsageReporter(client, max_batch=100, max_buffered=99)
+        with pytest.raises(TypeError):
+            AsyncUsageReporter(client)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        UsageReporter(AsyncClient("http://127.0.0.1:9/client/v4", "t"))  # type: ignore[arg-type]

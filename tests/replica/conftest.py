@@ -12,9 +12,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from starlette.testclient import TestClient
 
-from creditgate.app import create_app
 from creditgate.composition import build_runtime
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
@@ -62,8 +60,3 @@ def runtime(replication: Cluster, clock: ManualClock) -> Iterator[Runtime]:
     yield runtime
     runtime.db.dispose()
 
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
-        yield test_client

@@ -1,7 +1,7 @@
 """A client for creditgate's hot path: authorize, capture, void, usage events, balance.
 
-It needs only the standard library and httpx, nothing of the server: `pip install --no-deps
-creditgate httpx` is enough to use it (docs/gateways.md, "Python client"). import-linter
+It needs only the standard library and httpx, nothing of the server: `pip install httpx && pip
+install --no-deps creditgate` is enough to use it (docs/gateways.md, "Python client"). import-linter
 (pyproject.toml) and tests/client/test_imports.py hold that.
 """
 

@@ -38,6 +38,8 @@ class AsyncUsageReporter:
                  on_rejected: OnRejected | None = None, concurrency: int = 1,
                  clock: Callable[[], float] = time.monotonic,
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
+        if not isinstance(client, AsyncClient):
+            raise TypeError("AsyncUsageReporter takes an AsyncClient (UsageReporter a Client)")
         if concurrency < 1:
             raise ValueError("concurrency must be 1 or more")
         self.client = client

@@ -1,7 +1,9 @@
-"""`UsageReporter`: usage events buffered in memory and sent in batches by a thread."""
+"""`UsageReporter`: usage events buffered in memory and sent in batches by threads."""
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,10 +24,13 @@ from creditgate.client.models import UsageEvent
 from creditgate.client.retry import RetryPolicy
 from creditgate.client.sync import Client
 
+log = logging.getLogger("creditgate.client")
+
 
 class UsageReporter:
-    """Buffers usage events and posts them from a background thread: a batch when an
-    account has `max_batch` events, or when its oldest is `max_age_seconds` old.
+    """Buffers usage events and posts them from background threads (`concurrency` batches
+    in flight): a batch when an account has `max_batch` events, or when its oldest is
+    `max_age_seconds` old.
 
     At most `max_buffered` events are held (waiting or in flight): `add` blocks while it is
     full, never drops one. A failed batch is kept and sent again, with the same event ids
@@ -35,6 +40,9 @@ class UsageReporter:
     of its batch goes through. `close()` sends what is left; if creditgate stays unreachable
     for `timeout` seconds it raises `UnsentEvents` with every event not delivered.
 
+    A reporter not closed when the interpreter exits is closed then, waiting at most
+    `close_at_exit` seconds (None: not at all); what it could not send is logged as lost.
+
     `clock` (monotonic seconds) decides ages; `now_ms` (Unix ms) stamps events that have no
     timestamp when they are added."""
 
@@ -42,9 +50,14 @@ class UsageReporter:
                  max_age_seconds: float = 1.0, max_buffered: int = 100_000,
                  max_batch_bytes: int = MAX_BATCH_BYTES, account_id: str | None = None,
                  retry_backoff_base: float = 0.5, retry_backoff_max: float = 30.0,
-                 on_rejected: OnRejected | None = None,
+                 on_rejected: OnRejected | None = None, close_at_exit: float | None = 5.0,
+                 concurrency: int = 1,
                  clock: Callable[[], float] = time.monotonic,
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
+        if not isinstance(client, Client):
+            raise TypeError("UsageReporter takes a Client (AsyncUsageReporter an AsyncClient)")
+        if concurrency < 1:
+            raise ValueError("concurrency must be 1 or more")
         self.client = client
         self.account_id = account_id
         self.stats = Stats()
@@ -62,9 +75,16 @@ class UsageReporter:
         # backoff short once (_kick), so the last attempt does not wait out the backoff.
         self._flush_now = False
         self._kick = False
-        self._thread = threading.Thread(target=self._run, name="creditgate-usage-reporter",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, daemon=True,
+                                          name=f"creditgate-usage-reporter-{n}")
+                         for n in range(concurrency)]
+        for thread in self._threads:
+            thread.start()
+        self._close_at_exit = close_at_exit
+        if close_at_exit is not None:
+            # The delivery thread is a daemon (it must not keep a process alive while
+            # creditgate is down); daemon threads still run while atexit handlers do.
+            atexit.register(self._at_exit)
 
     def add(self, event: UsageEvent, *, account_id: str | None = None,
             timeout: float | None = None) -> UsageEvent:
@@ -104,10 +124,14 @@ class UsageReporter:
     def close(self, timeout: float = 30.0) -> None:
         """Send what is left and stop; raises `UnsentEvents` with what could not be sent in
         `timeout` seconds."""
+        if self._close_at_exit is not None:
+            atexit.unregister(self._at_exit)
         with self._cond:
             self._closing = self._kick = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._cond:
             if self._buffer.empty():
                 return
@@ -117,6 +141,13 @@ class UsageReporter:
         raise UnsentEvents(f"{len(unsent)} usage events could not be delivered to creditgate "
                            f"in {timeout} s: {self.stats.last_error or 'no answer yet'}",
                            unsent, cause=self.stats.last_error)
+
+    def _at_exit(self) -> None:
+        try:
+            self.close(self._close_at_exit or 0.0)
+        except UnsentEvents as failed:
+            log.error("the process exits with %d usage events creditgate did not take; "
+                      "they are lost: %s", len(failed.events), failed)
 
     def __enter__(self) -> UsageReporter:
         return self
