@@ -21,7 +21,8 @@ MASTER_KEY = "sk-master-" + "0" * 48
 PLUGIN = "creditgate.integrations.litellm.handler"
 MODELS = {  # proxy model name -> (LiteLLM model, upstream path in front of /v1)
     "gpt-4o": ("openai/gpt-4o", ""),
-    "gpt-4o-slow": ("openai/gpt-4o", "latency/2000"),
+    # Slow enough that all 4N calls of the concurrency test are decided before one captures.
+    "gpt-4o-slow": ("openai/gpt-4o", "latency/5000"),
     "broken": ("openai/gpt-4o", "fail"),
     "drip": ("openai/gpt-4o", "drip"),
     # Unknown to creditgate's catalog, priced by LiteLLM's map (a custom price here).

@@ -70,7 +70,10 @@ class CreditgateHandler(CustomLogger):  # type: ignore[misc]
             if self.settings.fail_mode == "closed":
                 raise refusals.unavailable(str(exc)) from exc
             log.warning("creditgate unreachable, serving %s in open mode: %s", call_id, exc)
-            held, by_catalog = False, wanted.litellm_model not in self.unpriced
+            # Reported later without a hold: tokens for the catalog to price, unless the
+            # deployment has its own price or the catalog already said it does not know it.
+            held = False
+            by_catalog = wanted.litellm_model not in self.unpriced and wanted.rates is None
         except CreditgateError as exc:
             raise refusals.from_error(exc) from exc
         call = Call(call_id, account, wanted, held, by_catalog)
