@@ -60,7 +60,9 @@ def package_of(module: str) -> str:
 def source_modules() -> Iterator[tuple[str, Path]]:
     for path in sorted(SRC.rglob("*.py")):
         relative = path.relative_to(SRC.parent).with_suffix("")
-        if relative.parts[1] in {"migrations", "__main__"}:
+        # The gateway plugins run in the gateway's process and need its package (LiteLLM);
+        # an import-linter contract forbids them every database module, so they write nothing.
+        if relative.parts[1] in {"migrations", "__main__", "integrations"}:
             continue
         name = ".".join(relative.parts)
         yield name.removesuffix(".__init__"), path
