@@ -90,14 +90,20 @@ def start_server(workdir: Path, env_overrides: dict[str, str] | None = None,
     raise AssertionError("server did not start: " + (workdir / "server.log").read_text())
 
 
-def stop_server(server: Server) -> None:
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            server.process.wait(timeout=10)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+            process.kill()
+            process.wait()
+
+
+def stop_server(server: Server) -> None:
+    if server.process is not None:
+        stop_process(server.process, timeout=10)
 
 
 @pytest.fixture

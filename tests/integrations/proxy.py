@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.conftest import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 MASTER_KEY = "sk-master-" + "0" * 48
@@ -54,13 +56,7 @@ class Proc:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
 
 
 def wait_http(proc: Proc, path: str, timeout: float = 120) -> None:

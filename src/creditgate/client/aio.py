@@ -11,7 +11,6 @@ from typing import TypeVar
 import httpx
 
 from creditgate.client import calls, wire
-from creditgate.client.errors import CreditgateError, Unavailable
 from creditgate.client.models import Authorization, Balance, Capture, UsageEvent, UsageReport
 from creditgate.client.options import make_options
 from creditgate.client.wire import Call
@@ -71,23 +70,18 @@ class AsyncClient:
         """Send `call`, retrying as the policy allows; its result or a typed error."""
         policy = self.options.policy
         for retry in range(policy.max_retries + 1):
-            error: CreditgateError
-            wait: float | None = None
             try:
                 response = await self._http.request(call.method, call.path, content=call.body)
             except httpx.TransportError as exc:
-                error = Unavailable(f"could not reach creditgate: {type(exc).__name__}: {exc}")
-                error.__cause__ = exc
+                outcome: T | wire.Failed = wire.unreachable(exc)
             else:
-                if response.is_success or not policy.retryable(response.status_code,
-                                                               response.headers):
-                    return wire.answer(call, response.status_code, response.headers,
-                                       response.content)
-                error = wire.refusal(response.status_code, response.headers, response.content)
-                wait = wire.retry_after(response.headers)
+                outcome = wire.judge(call, policy, response.status_code, response.headers,
+                                     response.content)
+            if not isinstance(outcome, wire.Failed):
+                return outcome
             if retry == policy.max_retries:
-                raise error
-            await asyncio.sleep(policy.delay(retry, wait))
+                raise outcome.error
+            await asyncio.sleep(policy.delay(retry, outcome.wait))
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:

@@ -10,21 +10,13 @@ from types import TracebackType
 
 from creditgate.client import calls
 from creditgate.client.aio import AsyncClient
-from creditgate.client.buffer import MAX_BATCH_BYTES, Batch, Buffer, Limits
-from creditgate.client.delivery import (
-    OnRejected,
-    Stats,
-    Tracker,
-    prepare,
-    unexpected,
-    wall_clock_ms,
-)
+from creditgate.client.buffer import MAX_BATCH_BYTES, Batch
+from creditgate.client.delivery import OnRejected, ReporterState, prepare, unexpected, wall_clock_ms
 from creditgate.client.errors import CreditgateError, UnsentEvents
 from creditgate.client.models import UsageEvent
-from creditgate.client.retry import RetryPolicy
 
 
-class AsyncUsageReporter:
+class AsyncUsageReporter(ReporterState):
     """`UsageReporter`'s buffering, batching, backpressure and retries on an event loop:
     `await add(event)` (waits while `max_buffered` events are held), `await flush()`,
     `await aclose()` (raises `UnsentEvents` with what creditgate did not take in
@@ -40,19 +32,12 @@ class AsyncUsageReporter:
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
         if not isinstance(client, AsyncClient):
             raise TypeError("AsyncUsageReporter takes an AsyncClient (UsageReporter a Client)")
-        if concurrency < 1:
-            raise ValueError("concurrency must be 1 or more")
+        super().__init__(max_batch=max_batch, max_age_seconds=max_age_seconds,
+                         max_buffered=max_buffered, max_batch_bytes=max_batch_bytes,
+                         account_id=account_id, retry_backoff_base=retry_backoff_base,
+                         retry_backoff_max=retry_backoff_max, on_rejected=on_rejected,
+                         concurrency=concurrency, clock=clock, now_ms=now_ms)
         self.client = client
-        self.account_id = account_id
-        self.stats = Stats()
-        self._buffer = Buffer(Limits(max_batch, max_age_seconds, max_buffered,
-                                     max_batch_bytes))
-        self._tracker = Tracker(self._buffer, self.stats,
-                                RetryPolicy(0, retry_backoff_base, retry_backoff_max),
-                                on_rejected)
-        self._clock = clock
-        self._now_ms = now_ms
-        self._concurrency = concurrency
         self._cond = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = self._abandoned = self._flush_now = self._kick = False

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from creditgate.client import wire
-from creditgate.client.buffer import Batch, Buffer, Item, verdict
+from creditgate.client.buffer import Batch, Buffer, Item, Limits, verdict
 from creditgate.client.errors import CreditgateError, Unavailable
 from creditgate.client.models import UsageEvent, UsageReport
 from creditgate.client.retry import RetryPolicy
@@ -63,6 +63,28 @@ class Outcome:
 
     finished: bool
     wait: float = 0.0
+
+
+class ReporterState:
+    """What both reporters hold, whatever runs their delivery (threads or tasks): the
+    account default, the stats, the bounded buffer, the retry tracker and the clocks."""
+
+    def __init__(self, *, max_batch: int, max_age_seconds: float, max_buffered: int,
+                 max_batch_bytes: int, account_id: str | None, retry_backoff_base: float,
+                 retry_backoff_max: float, on_rejected: OnRejected | None, concurrency: int,
+                 clock: Callable[[], float], now_ms: Callable[[], int]) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be 1 or more")
+        self.account_id = account_id
+        self.stats = Stats()
+        self._buffer = Buffer(Limits(max_batch, max_age_seconds, max_buffered,
+                                     max_batch_bytes))
+        self._tracker = Tracker(self._buffer, self.stats,
+                                RetryPolicy(0, retry_backoff_base, retry_backoff_max),
+                                on_rejected)
+        self._clock = clock
+        self._now_ms = now_ms
+        self._concurrency = concurrency
 
 
 class Tracker:

@@ -10,24 +10,16 @@ from collections.abc import Callable
 from types import TracebackType
 
 from creditgate.client import calls
-from creditgate.client.buffer import MAX_BATCH_BYTES, Batch, Buffer, Limits
-from creditgate.client.delivery import (
-    OnRejected,
-    Stats,
-    Tracker,
-    prepare,
-    unexpected,
-    wall_clock_ms,
-)
+from creditgate.client.buffer import MAX_BATCH_BYTES, Batch
+from creditgate.client.delivery import OnRejected, ReporterState, prepare, unexpected, wall_clock_ms
 from creditgate.client.errors import CreditgateError, UnsentEvents
 from creditgate.client.models import UsageEvent
-from creditgate.client.retry import RetryPolicy
 from creditgate.client.sync import Client
 
 log = logging.getLogger("creditgate.client")
 
 
-class UsageReporter:
+class UsageReporter(ReporterState):
     """Buffers usage events and posts them from background threads (`concurrency` batches
     in flight): a batch when an account has `max_batch` events, or when its oldest is
     `max_age_seconds` old.
@@ -56,18 +48,12 @@ class UsageReporter:
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
         if not isinstance(client, Client):
             raise TypeError("UsageReporter takes a Client (AsyncUsageReporter an AsyncClient)")
-        if concurrency < 1:
-            raise ValueError("concurrency must be 1 or more")
+        super().__init__(max_batch=max_batch, max_age_seconds=max_age_seconds,
+                         max_buffered=max_buffered, max_batch_bytes=max_batch_bytes,
+                         account_id=account_id, retry_backoff_base=retry_backoff_base,
+                         retry_backoff_max=retry_backoff_max, on_rejected=on_rejected,
+                         concurrency=concurrency, clock=clock, now_ms=now_ms)
         self.client = client
-        self.account_id = account_id
-        self.stats = Stats()
-        self._buffer = Buffer(Limits(max_batch, max_age_seconds, max_buffered,
-                                     max_batch_bytes))
-        self._tracker = Tracker(self._buffer, self.stats,
-                                RetryPolicy(0, retry_backoff_base, retry_backoff_max),
-                                on_rejected)
-        self._clock = clock
-        self._now_ms = now_ms
         self._cond = threading.Condition()
         self._closing = False
         self._abandoned = False
@@ -77,7 +63,7 @@ class UsageReporter:
         self._kick = False
         self._threads = [threading.Thread(target=self._run, daemon=True,
                                           name=f"creditgate-usage-reporter-{n}")
-                         for n in range(concurrency)]
+                         for n in range(self._concurrency)]
         for thread in self._threads:
             thread.start()
         self._close_at_exit = close_at_exit

@@ -21,6 +21,7 @@ from creditgate.client.errors import (
     Unavailable,
 )
 from creditgate.client.models import UsageEvent
+from creditgate.client.retry import RetryPolicy
 
 T = TypeVar("T")
 BILLING = "/accounts/{account}/ai-gateway/billing"
@@ -190,3 +191,27 @@ def answer(call: Call[T], status: int, headers: Mapping[str, str], body: bytes) 
     if 200 <= status < 300:
         return call.read(status, result_of(status, body))
     raise refusal(status, headers, body)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An attempt the retry policy lets the client send again: its error, and the wait the
+    server asked for (`Retry-After`), if any."""
+
+    error: CreditgateError
+    wait: float | None = None
+
+
+def unreachable(exc: Exception) -> Failed:
+    error = Unavailable(f"could not reach creditgate: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return Failed(error)
+
+
+def judge(call: Call[T], policy: RetryPolicy, status: int, headers: Mapping[str, str],
+          body: bytes) -> T | Failed:
+    """One answer, as the shells of both clients read it: the call's result, its refusal
+    raised, or `Failed` when the policy lets it be sent again."""
+    if 200 <= status < 300 or not policy.retryable(status, headers):
+        return answer(call, status, headers, body)
+    return Failed(refusal(status, headers, body), retry_after(headers))

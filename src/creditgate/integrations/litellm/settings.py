@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 FailMode = Literal["closed", "open"]
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: Callable[[str], N]) -> N:
+    """The variable as a number; a bad value stops the proxy's start naming the variable."""
+    text = env.get(name, default)
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number ({kind.__name__}), not {text!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +47,10 @@ class PluginSettings:
                    api_token=env.get("CREDITGATE_API_TOKEN", ""),
                    account_id=env.get("CREDITGATE_ACCOUNT_ID") or None,
                    fail_mode="open" if mode == "open" else "closed",
-                   default_max_tokens=int(env.get("CREDITGATE_DEFAULT_MAX_TOKENS", "4096")),
-                   hold_ttl_seconds=int(env.get("CREDITGATE_HOLD_TTL_SECONDS", "600")),
-                   timeout_seconds=float(env.get("CREDITGATE_TIMEOUT_SECONDS", "5")),
-                   max_retries=int(env.get("CREDITGATE_MAX_RETRIES", "2")))
+                   default_max_tokens=_number(env, "CREDITGATE_DEFAULT_MAX_TOKENS", "4096", int),
+                   hold_ttl_seconds=_number(env, "CREDITGATE_HOLD_TTL_SECONDS", "600", int),
+                   timeout_seconds=_number(env, "CREDITGATE_TIMEOUT_SECONDS", "5", float),
+                   max_retries=_number(env, "CREDITGATE_MAX_RETRIES", "2", int))
 
     def missing(self) -> list[str]:
         return [name for name, value in (("CREDITGATE_API_URL", self.api_url),

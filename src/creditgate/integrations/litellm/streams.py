@@ -44,14 +44,12 @@ async def metered(response: AsyncIterator[Any], call: Call,
     finally:
         # Runs on a clean end, an upstream error and a hang-up (GeneratorExit or
         # CancelledError): no path leaves the hold behind.
+        text = "".join(delivered)
         if usage is not None:
-            outcome = Outcome(int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
+            settler.capture(call, Outcome(int(usage.prompt_tokens or 0),
+                                          int(usage.completion_tokens or 0)))
+        elif text:  # broke off before its usage chunk: what it carried
+            carried = litellm.token_counter(model=call.estimate.litellm_model, text=text)
+            settler.capture(call, Outcome(call.estimate.input_tokens, int(carried)))
         else:
-            text = "".join(delivered)
-            carried = litellm.token_counter(model=call.estimate.litellm_model,
-                                            text=text) if text else 0
-            outcome = Outcome(call.estimate.input_tokens, int(carried))
-        if usage is None and not any(delivered):
             settler.void(call)  # nothing reached the caller: nothing to charge
-        else:
-            settler.capture(call, outcome)
