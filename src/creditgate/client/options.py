@@ -26,13 +26,16 @@ class Options:
             raise ValueError("no account_id: give one to the client or to the call")
         return account
 
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                "User-Agent": USER_AGENT}
+
     def httpx_kwargs(self) -> dict[str, Any]:
         import httpx
 
         return {
             "base_url": self.base_url.rstrip("/") + "/",
-            "headers": {"Authorization": f"Bearer {self.token}",
-                        "Content-Type": "application/json", "User-Agent": USER_AGENT},
+            "headers": self.headers(),
             # One timeout for each of connect, write, read and a free connection of the pool.
             "timeout": httpx.Timeout(self.timeout),
             "limits": httpx.Limits(max_connections=self.max_connections,
