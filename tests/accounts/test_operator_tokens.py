@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 
 from creditgate.accounts import service
-from creditgate.accounts.tables import operator_tokens
+from creditgate.accounts.tables import accounts, operator_tokens
 from creditgate.kernel.clock import ManualClock
 from creditgate.kernel.runtime import Runtime
 from tests.conftest import MakeAccount, error_of
@@ -90,3 +90,31 @@ def test_revoke_reaches_account_tokens_too(runtime: Runtime, make_account: MakeA
         assert service.revoke_token(conn, token_id=token_id, now_ms=1)
         assert service.principal_for_token(conn, account.token) is None
         assert service.list_tokens(conn, account_id=account.id)[0]["status"] == "revoked"
+
+
+def test_an_account_an_operator_found_is_not_read_again_and_a_miss_is_not_kept(
+        client: Any, runtime: Runtime) -> None:
+    _, headers = _operator(runtime)
+    account_id = "a" * 32
+    url = f"/client/v4/accounts/{account_id}/{BALANCE}"
+    assert client.get(url, headers=headers).status_code == 403  # not yet made
+    with runtime.db.write() as conn:
+        conn.execute(insert(accounts).values(id=account_id, name="late", created_ms=0,
+                                             balance_microcents=0))
+    assert client.get(url, headers=headers).status_code == 200  # the miss was not kept
+    reads: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if " ".join(statement.split()).startswith("SELECT accounts.id FROM accounts WHERE"):
+            reads.append(statement)  # the operator's existence check, and nothing else
+
+    engines = {runtime.db.engine, runtime.db.read_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            assert client.get(url, headers=headers).status_code == 200
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert reads == []

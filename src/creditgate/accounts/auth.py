@@ -33,9 +33,14 @@ class CredentialCache:
     read instead of each starting their own.
     """
 
+    MAX_ACCOUNTS = 100_000
+
     def __init__(self, ttl_ms: int) -> None:
         self.ttl_ms = ttl_ms
         self._entries: dict[str, tuple[Principal, int]] = {}
+        # Accounts an operator's request found: accounts are never deleted, so a positive
+        # answer cannot go stale (a gateway's operator token would otherwise read per call).
+        self._existing: set[str] = set()
         self._reading: dict[str, asyncio.Future[Principal]] = {}
 
     def get(self, key: str, now_ms: int) -> Principal | None:
@@ -69,6 +74,15 @@ class CredentialCache:
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[key] = (principal, now_ms)
+
+    def exists(self, account_id: str) -> bool:
+        return account_id in self._existing
+
+    def found(self, account_id: str) -> None:
+        if self.ttl_ms > 0:
+            if len(self._existing) >= self.MAX_ACCOUNTS:
+                self._existing.clear()
+            self._existing.add(account_id)
 
 
 def _credential(headers: Mapping[str, str]) -> tuple[str, str, str]:
@@ -197,9 +211,14 @@ async def authenticated(runtime: Runtime, headers: Mapping[str, str], account_id
 
 async def _require_existing(runtime: Runtime, account_id: str) -> None:
     """An operator reaches every account that exists; one that does not answers as for any
-    token. Only operators pay for this read: an account token's check stays in memory."""
+    token. Only operators pay for this read, once per account: an account token's check
+    stays in memory."""
+    cache = runtime.services[CREDENTIAL_CACHE]
+    if cache.exists(account_id):
+        return
     if not await run_in_threadpool(_account_exists, runtime, account_id):
         raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
+    cache.found(account_id)
 
 
 def _account_exists(runtime: Runtime, account_id: str) -> bool:
