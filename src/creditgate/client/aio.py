@@ -108,7 +108,6 @@ class AsyncClient:
         return f"AsyncClient({self.options.base_url!r}, account_id={self.options.account_id!r})"
 
 
-
 class _Httpx:
     """An httpx.AsyncClient answering as `ConnectionPool` does."""
 

@@ -144,8 +144,10 @@ class ConnectionPool:
         if reused is not None:
             try:
                 return await self._exchange(reused, message)
-            except ConnectionFailed:
-                pass  # closed by the server between two requests: once more, on a new one
+            except ConnectionFailed as exc:
+                if isinstance(exc.__cause__, TimeoutError):
+                    raise  # not a dead connection: a slow answer; the timeout was spent
+                # closed by the server between two requests: once more, on a new one
         return await self._exchange(await self._connect(), message)
 
     def _take_idle(self) -> Connection | None:

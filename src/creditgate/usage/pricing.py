@@ -3,7 +3,7 @@
 The catalog ships inside the package (works offline) and returns exact Decimals in USD. Rates
 are looked up once per (provider, model) and kept. A model whose every rate is a flat price
 per unit (no tiers) is affine in the token counts, so its price is read once as a fixed part
-and two per-token rates and an event costs three exact Decimal products; `calc_price` itself
+and two per-token rates, and an event costs two exact Decimal products; `calc_price` itself
 walks the unit registry on every call (about a fifth of an authorization's CPU). Tiered
 models keep going through `calc_price`.
 """
@@ -58,37 +58,34 @@ def usd(rates: Any, input_tokens: int, output_tokens: int) -> Decimal:
 
 class PriceCatalog:
     def __init__(self) -> None:
-        self._rates: dict[tuple[str, str], Any] = {}
-        self._affine: dict[tuple[str, str], Affine | None] = {}
+        # (provider, model) -> its genai-prices rates and their affine form (None if tiered)
+        self._prices: dict[tuple[str, str], tuple[Any, Affine | None]] = {}
         self._lock = threading.Lock()
 
-    def _model_price(self, provider: str, model: str) -> Any:
+    def _priced(self, provider: str, model: str) -> tuple[Any, Affine | None]:
         key = (provider, model)
-        rates = self._rates.get(key)
-        if rates is None:
+        priced = self._prices.get(key)
+        if priced is None:
             try:
                 found = calc_price(Usage(input_tokens=0, output_tokens=0), model_ref=model,
                                    provider_id=provider or None)
             except LookupError as exc:
                 raise UnknownModel(f"no price known for model {model!r}"
                                    + (f" of provider {provider!r}" if provider else "")) from exc
-            rates = found.model_price
+            priced = (found.model_price, Affine.of(found.model_price))
             with self._lock:
-                self._rates[key] = rates
-        return rates
+                self._prices[key] = priced
+        return priced
+
+    def _model_price(self, provider: str, model: str) -> Any:
+        return self._priced(provider, model)[0]
 
     def cost_microcents(self, provider: str, model: str, input_tokens: int,
                         output_tokens: int) -> int:
         """The catalog price of one call, in microcents (1 cent = 1,000,000)."""
-        key = (provider, model)
-        if key not in self._affine:
-            affine = Affine.of(self._model_price(provider, model))
-            with self._lock:
-                self._affine[key] = affine
-        affine = self._affine[key]
+        rates, affine = self._priced(provider, model)
         if affine is None:
-            return usd_to_microcents(usd(self._model_price(provider, model), input_tokens,
-                                         output_tokens))
+            return usd_to_microcents(usd(rates, input_tokens, output_tokens))
         return usd_to_microcents(affine.price(input_tokens, output_tokens))
 
 
