@@ -25,7 +25,10 @@ def lock_account(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
     query = _LOCK_QUERIES.get(conn.dialect.name)
     if query is None:
         # Built once per dialect: this runs in every balance-changing request.
-        lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+        # NO KEY UPDATE: it orders every writer of the account as FOR UPDATE would, but does
+        # not wait for (nor block) the KEY SHARE lock a foreign-key check takes, so a usage
+        # batch can insert its events before it locks the account (usage/service.py).
+        lock = " FOR NO KEY UPDATE" if conn.dialect.name == "postgresql" else ""
         query = Sql(f"SELECT {', '.join(accounts.c.keys())} FROM accounts "
                     f"WHERE id = :account_id{lock}")
         _LOCK_QUERIES[conn.dialect.name] = query

@@ -5,7 +5,8 @@ rolls back on error. On SQLite it starts with BEGIN IMMEDIATE, so writers queue 
 front instead of failing on upgrade; on PostgreSQL, writes that touch an account first lock its
 row, which serializes every balance-changing decision of one account across all server
 processes. `db.write_for(account_id)` is that unit of work on one account: the write, the row
-locked, and the API's answer for an account that does not exist.
+locked, and the API's answer for an account that does not exist; `db.lock` takes the lock later
+in a unit of work that first writes what needs no lock (usage ingest on PostgreSQL).
 
 The kernel knows no domain table: the account lock is the accounts package's function
 (`accounts.rows.lock_account`), which the composition root hands to the Database.
@@ -148,21 +149,24 @@ class Database:
 
     @contextmanager
     def write_for(self, account_id: str) -> Iterator[Locked]:
-        """One unit of work on one account: `write()`, then its row locked (SELECT … FOR UPDATE
-        on PostgreSQL; on SQLite the write already holds the database's lock).
+        """One unit of work on one account: `write()`, then its row locked (`lock`)."""
+        with self.write() as conn:
+            yield Locked(conn, self.lock(conn, account_id))
+
+    def lock(self, conn: Connection, account_id: str) -> Mapping[str, Any]:
+        """Lock the account's row in the open unit of work (SELECT … FOR NO KEY UPDATE on
+        PostgreSQL; on SQLite the write already holds the database's lock) and read it.
 
         An account that does not exist is refused as the API refuses it everywhere, 403 with
-        code 9109 (an account the caller may not reach answers the same), before anything is
-        written; the transaction is rolled back.
+        code 9109 (an account the caller may not reach answers the same): raised inside the
+        unit of work, it rolls back whatever the block wrote.
         """
         if self.account_lock is None:
             raise RuntimeError("no account lock: build the runtime with composition.build_runtime")
-        with self.write() as conn:
-            account = self.account_lock(conn, account_id)
-            if account is None:
-                raise ApiError(errors.ACCOUNT_UNREACHABLE,
-                               "Unauthorized to access requested resource")
-            yield Locked(conn, account)
+        account = self.account_lock(conn, account_id)
+        if account is None:
+            raise ApiError(errors.ACCOUNT_UNREACHABLE, "Unauthorized to access requested resource")
+        return account
 
     @asynccontextmanager
     async def write_turn(self) -> AsyncIterator[None]:

@@ -19,6 +19,18 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _IN_CHUNK = 500  # ids per statement on SQLite (its bound-parameter limit is far above)
 
 
+# PostgreSQL's SQLSTATE codes the hot paths act on.
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+DEADLOCK_DETECTED = "40P01"
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, raised by the driver itself or wrapped by SQLAlchemy;
+    None for anything else (SQLite's errors carry none)."""
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None)
+
+
 def cursor(conn: Connection) -> Any:
     """A DBAPI cursor inside the connection's current transaction."""
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

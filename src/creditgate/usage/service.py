@@ -3,6 +3,10 @@
 events insert-or-skip -> hourly rollups -> minute spend -> one ledger debit -> listeners
 (auto top-up, …) -> commit. Only events that were new are rolled up and debited, so a replayed
 event is counted as a duplicate and never twice.
+
+On PostgreSQL the events go in before the account row is locked: the (account, event id) key
+decides what is new, so concurrent batches of one account copy their rows in parallel and wait
+for each other only for the rollups and the debit (`_ingest_postgres`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ from typing import Any
 from sqlalchemy import Connection
 
 from creditgate.kernel.clock import DAY_MS, HOUR_MS, MINUTE_MS
-from creditgate.kernel.db import upsert_add
+from creditgate.kernel.db import Database, upsert_add
 from creditgate.kernel.metrics import metrics
 from creditgate.kernel.months import month_of, next_month
 from creditgate.kernel.runtime import Runtime
 from creditgate.kernel.services import ServiceKey
-from creditgate.kernel.sql import account_rows_with_ids, cursor
+from creditgate.kernel.sql import (
+    DEADLOCK_DETECTED,
+    FOREIGN_KEY_VIOLATION,
+    UNIQUE_VIOLATION,
+    account_rows_with_ids,
+    cursor,
+    sqlstate,
+)
 from creditgate.ledger.service import post_usage
 from creditgate.usage.events import UsageEvent
 from creditgate.usage.tables import spend_days, spend_hours, usage_minutes, usage_rollups
@@ -35,17 +46,104 @@ class Recorded:
 
 # Called inside the usage transaction, after the debit: (conn, account_id, recorded, now_ms).
 UsageListener = Callable[[Connection, str, Recorded, int], None]
+DEADLOCK_ATTEMPTS = 3
+_EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provider", "model",
+                  "input_tokens", "output_tokens", "cost_microcents", "metadata", "received_ms")
 # Run inside every usage transaction, after its ledger debit (payments' auto top-up check).
 USAGE_LISTENERS = ServiceKey[Sequence[UsageListener]]("usage_listeners")
 
 
 def ingest(runtime: Runtime, account_id: str, events: Sequence[UsageEvent]) -> Recorded:
     """Store a checked batch in one unit of work; durable once this returns."""
-    with runtime.db.write_for(account_id) as (conn, account):
-        recorded = record_usage(conn, account, events, now_ms=runtime.clock.now_ms(),
-                                listeners=runtime.services.get(USAGE_LISTENERS, ()))
+    now_ms = runtime.clock.now_ms()
+    listeners = runtime.services.get(USAGE_LISTENERS, ())
+    if runtime.db.is_sqlite:
+        with runtime.db.write_for(account_id) as (conn, account):
+            recorded = record_usage(conn, account, events, now_ms=now_ms, listeners=listeners)
+    else:
+        recorded = _ingest_postgres(runtime.db, account_id, events, now_ms, listeners)
     _count(recorded)
     return recorded
+
+
+def _ingest_postgres(db: Database, account_id: str, events: Sequence[UsageEvent],
+                     now_ms: int, listeners: Sequence[UsageListener]) -> Recorded:
+    """Insert the batch's new events, then lock the account and roll up and debit them.
+
+    A capture locks the account before it inserts its event, so a usage event sharing a hold's
+    id, posted while that capture commits, can deadlock with it; PostgreSQL then aborts one of
+    the two, nothing of it committed, and the batch is tried again."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            with db.write() as conn:
+                fresh = _insert_new_before_lock(conn, account_id, events, now_ms)
+                account = db.lock(conn, account_id)
+                return record_usage(conn, account, events, now_ms=now_ms,
+                                    listeners=listeners, stored=fresh)
+        except Exception as exc:
+            if sqlstate(exc) != DEADLOCK_DETECTED or attempt == DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _insert_new_before_lock(conn: Connection, account_id: str, events: Sequence[UsageEvent],
+                            now_ms: int) -> list[UsageEvent] | None:
+    """Insert the batch's events the account has not stored and return them, in batch order;
+    None, inserting nothing, for an account that does not exist (the lock refuses it, 9109).
+
+    The common case, every event new, is one COPY. If an id was stored, the COPY is rolled
+    back to a savepoint and the rows go in with ON CONFLICT DO NOTHING, which also waits for
+    a batch that holds one of them uncommitted and skips it if that batch commits. Rows go in
+    ordered by id, so two batches that share ids wait for each other on the first shared one
+    instead of each holding one the other needs; no event of a batch is inserted under the
+    account lock, so no batch waits for a row while holding the lock another batch waits for."""
+    unique = _first_of_each_id(events)
+    ordered = sorted(unique.values(), key=_event_id)
+    raw = cursor(conn)
+    raw.execute("SAVEPOINT new_events")
+    try:
+        _insert_events(conn, account_id, ordered, now_ms)
+        raw.execute("RELEASE SAVEPOINT new_events")
+        return list(unique.values())
+    except Exception as exc:
+        state = sqlstate(exc)
+        if state not in (UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION):
+            raise
+        raw.execute("ROLLBACK TO SAVEPOINT new_events")
+        raw.execute("RELEASE SAVEPOINT new_events")
+        if state == FOREIGN_KEY_VIOLATION:
+            return None
+    new = _insert_skipping_stored(raw, account_id, ordered, now_ms)
+    return [event for event in unique.values() if event.id in new]
+
+
+def _insert_skipping_stored(raw: Any, account_id: str, events: Sequence[UsageEvent],
+                            now_ms: int) -> set[str]:
+    """INSERT … ON CONFLICT DO NOTHING of the events, one statement; the ids that went in."""
+    columns = list(zip(*[(e.id, e.timestamp_ms, e.gateway_id, e.provider, e.model,
+                          e.input_tokens, e.output_tokens, e.cost_microcents, e.metadata)
+                         for e in events], strict=True))
+    raw.execute(_INSERT_SKIPPING_STORED, (account_id, now_ms, *[list(c) for c in columns]))
+    return {str(row[0]) for row in raw.fetchall()}
+
+
+_SKIPPING_COLUMNS = ("account_id", "received_ms", *_EVENT_COLUMNS[1:-1])
+_INSERT_SKIPPING_STORED = (
+    f"INSERT INTO usage_events ({', '.join(_SKIPPING_COLUMNS)})"
+    " SELECT %s, %s, e.* FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[],"
+    " %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) AS e"
+    " ON CONFLICT (account_id, event_id) DO NOTHING RETURNING event_id")
+
+
+def _event_id(event: UsageEvent) -> str:
+    return event.id
+
+
+def _first_of_each_id(events: Sequence[UsageEvent]) -> dict[str, UsageEvent]:
+    unique: dict[str, UsageEvent] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    return unique
 
 
 def _count(recorded: Recorded) -> None:
@@ -57,11 +155,16 @@ def _count(recorded: Recorded) -> None:
 
 def record_usage(conn: Connection, account: Mapping[str, Any],
                  events: Sequence[UsageEvent], *, now_ms: int,
-                 listeners: Sequence[UsageListener] = ()) -> Recorded:
-    """Record events for a locked account row; the caller owns the transaction."""
+                 listeners: Sequence[UsageListener] = (),
+                 stored: Sequence[UsageEvent] | None = None) -> Recorded:
+    """Record events for a locked account row; the caller owns the transaction.
+
+    `stored`: the batch's events this transaction has inserted already, when it has (every
+    one of them new); else they are inserted here, the new ones only."""
     account_id = str(account["id"])
     closed_through = account["closed_through_month"]
-    fresh = _store_new_events(conn, account_id, events, now_ms)
+    fresh = (list(stored) if stored is not None
+             else _store_new_events(conn, account_id, events, now_ms))
     total = sum(e.cost_microcents for e in fresh)
     balance = int(account["balance_microcents"])
     if fresh:
@@ -85,9 +188,7 @@ def _store_new_events(conn: Connection, account_id: str, events: Sequence[UsageE
     is one INSERT OR IGNORE: if every row went in, nothing was a duplicate; otherwise the
     attempt is rolled back to a savepoint and the new ids are looked up first.
     """
-    unique: dict[str, UsageEvent] = {}
-    for event in events:
-        unique.setdefault(event.id, event)
+    unique = _first_of_each_id(events)
     if conn.dialect.name == "sqlite":
         raw = cursor(conn)
         raw.execute("SAVEPOINT new_events")
@@ -115,9 +216,6 @@ def stored_event_ids(conn: Connection, account_id: str, ids: Collection[str]) ->
     return {str(row[0]) for row in account_rows_with_ids(
         conn, "usage_events", ["event_id"], "event_id", account_id, ids)}
 
-
-_EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provider", "model",
-                  "input_tokens", "output_tokens", "cost_microcents", "metadata", "received_ms")
 
 
 def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEvent],
