@@ -83,8 +83,12 @@ class Conn:
 
 
 async def run_clients(port: int, clients: int, seconds: float, headers: bytes,
-                      step: Any) -> tuple[int, list[float]]:
-    """Run `step(conn, client, n)` in a loop on every client for `seconds` after a warm-up."""
+                      step: Any, *, warmup: float = 1.0,
+                      stagger: float = 0.0) -> tuple[int, list[float]]:
+    """Run `step(conn, client, n)` in a loop on every client for `seconds` after a warm-up.
+
+    `stagger`: client i starts i/clients of it late, so that calls of a fixed duration
+    arrive spread out rather than all at once, round after round."""
     conns = []
     for _ in range(clients):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -97,6 +101,7 @@ async def run_clients(port: int, clients: int, seconds: float, headers: bytes,
     async def loop(index: int) -> None:
         nonlocal done
         n = 0
+        await asyncio.sleep(stagger * index / clients)
         while not stop:
             latency = await step(conns[index], index, n)
             n += 1
@@ -105,7 +110,7 @@ async def run_clients(port: int, clients: int, seconds: float, headers: bytes,
                 latencies.append(latency)
 
     tasks = [asyncio.create_task(loop(i)) for i in range(clients)]
-    await asyncio.sleep(1.0)  # warm-up: connections, caches, the writer thread
+    await asyncio.sleep(warmup)  # warm-up: connections, caches, the writer thread
     counting = True
     await asyncio.sleep(seconds)
     counting = False
