@@ -152,3 +152,9 @@ def test_postgres_an_event_inserted_under_the_lock_meanwhile_counts_once(
     assert stored_ids(runtime, account.id) == ["ev-0"]
     # The side PostgreSQL kept stored it; the batch counted it only if it was that side.
     assert (recorded.accepted, recorded.duplicates) == ((1, 0) if holder_aborted else (0, 1))
+
+
+def test_an_events_fields_are_the_stored_columns_in_order() -> None:
+    # The ingest writes a UsageEvent's fields as these columns, in this order (`*event`).
+    named = tuple("event_id" if field == "id" else field for field in UsageEvent._fields)
+    assert named == service._EVENT_COLUMNS[1:-1]

@@ -9,13 +9,14 @@ been back at or above it (a top-up) and falls again; `balance.depleted` likewise
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from creditgate.kernel.db import insert_ignore
 from creditgate.kernel.money import microcents_to_cents_number
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.sql import Sql
 from creditgate.notifications.events import BALANCE_DEPLETED, BALANCE_LOW, emit
 from creditgate.notifications.tables import balance_alerts
 from creditgate.usage.service import Recorded, UsageListener
@@ -23,21 +24,38 @@ from creditgate.usage.service import Recorded, UsageListener
 MICROCENTS_PER_CENT = 1_000_000
 
 
-def alert_row(conn: Connection, account_id: str, now_ms: int) -> Any:
+class Alert(NamedTuple):
+    """The account's row of `balance_alerts`, as the check reads it."""
+
+    low_threshold_cents: int | None
+    low_sent: bool
+    depleted_sent: bool
+    low_crossings: int
+    depleted_crossings: int
+
+
+# Driver-level: it runs after every debit, and a Core select costs ~0.8 ms of Python a batch.
+_ALERT_ROW = Sql("SELECT low_threshold_cents, low_sent, depleted_sent, low_crossings, "
+                 "depleted_crossings FROM balance_alerts WHERE account_id = :account_id")
+
+
+def alert_row(conn: Connection, account_id: str, now_ms: int) -> Alert:
     # On the hot path (every debit): one read when the row exists, which is every time but
     # the account's first.
-    query = select(balance_alerts).where(balance_alerts.c.account_id == account_id)
-    row = conn.execute(query).one_or_none()
-    if row is not None:
-        return row
-    insert_ignore(conn, balance_alerts, [{
-        "account_id": account_id, "low_threshold_cents": None, "low_sent": False,
-        "depleted_sent": False, "low_crossings": 0, "depleted_crossings": 0,
-        "updated_ms": now_ms}])
-    return conn.execute(query).one()
+    row = _ALERT_ROW.first(conn, {"account_id": account_id})
+    if row is None:
+        insert_ignore(conn, balance_alerts, [{
+            "account_id": account_id, "low_threshold_cents": None, "low_sent": False,
+            "depleted_sent": False, "low_crossings": 0, "depleted_crossings": 0,
+            "updated_ms": now_ms}])
+        row = _ALERT_ROW.first(conn, {"account_id": account_id})
+        assert row is not None
+    threshold, low, depleted, low_crossings, depleted_crossings = row
+    return Alert(None if threshold is None else int(threshold), bool(low), bool(depleted),
+                 int(low_crossings), int(depleted_crossings))
 
 
-def threshold_cents(row: Any, default_cents: int) -> int:
+def threshold_cents(row: Alert, default_cents: int) -> int:
     value = row.low_threshold_cents
     return default_cents if value is None else int(value)
 
