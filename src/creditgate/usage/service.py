@@ -46,11 +46,12 @@ class Recorded:
 
 # Called inside the usage transaction, after the debit: (conn, account_id, recorded, now_ms).
 UsageListener = Callable[[Connection, str, Recorded, int], None]
+# Run inside every usage transaction, after its ledger debit (payments' auto top-up check).
+USAGE_LISTENERS = ServiceKey[Sequence[UsageListener]]("usage_listeners")
+# Tries of a PostgreSQL batch that a deadlock aborted (see `_ingest_postgres`).
 DEADLOCK_ATTEMPTS = 3
 _EVENT_COLUMNS = ("account_id", "event_id", "timestamp_ms", "gateway_id", "provider", "model",
                   "input_tokens", "output_tokens", "cost_microcents", "metadata", "received_ms")
-# Run inside every usage transaction, after its ledger debit (payments' auto top-up check).
-USAGE_LISTENERS = ServiceKey[Sequence[UsageListener]]("usage_listeners")
 
 
 def ingest(runtime: Runtime, account_id: str, events: Sequence[UsageEvent]) -> Recorded:
@@ -120,10 +121,8 @@ def _insert_new_before_lock(conn: Connection, account_id: str, events: Sequence[
 def _insert_skipping_stored(raw: Any, account_id: str, events: Sequence[UsageEvent],
                             now_ms: int) -> set[str]:
     """INSERT … ON CONFLICT DO NOTHING of the events, one statement; the ids that went in."""
-    columns = list(zip(*[(e.id, e.timestamp_ms, e.gateway_id, e.provider, e.model,
-                          e.input_tokens, e.output_tokens, e.cost_microcents, e.metadata)
-                         for e in events], strict=True))
-    raw.execute(_INSERT_SKIPPING_STORED, (account_id, now_ms, *[list(c) for c in columns]))
+    columns = [list(column) for column in zip(*events, strict=True)]  # one array per field
+    raw.execute(_INSERT_SKIPPING_STORED, (account_id, now_ms, *columns))
     return {str(row[0]) for row in raw.fetchall()}
 
 
@@ -220,7 +219,6 @@ def stored_event_ids(conn: Connection, account_id: str, ids: Collection[str]) ->
         conn, "usage_events", ["event_id"], "event_id", account_id, ids)}
 
 
-
 def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEvent],
                    now_ms: int, *, or_ignore: bool = False) -> int:
     # The hot path of ingest, at driver level: no per-row SQL compilation.
@@ -228,7 +226,8 @@ def _insert_events(conn: Connection, account_id: str, events: Sequence[UsageEven
     rows = [(account_id, *e, now_ms) for e in events]
     columns = ", ".join(_EVENT_COLUMNS)
     if conn.dialect.name == "postgresql":
-        # COPY inside the same transaction; the ids were checked new under the account lock.
+        # COPY inside the same transaction. The ids were checked new under the account lock,
+        # or (ingest, before the lock) the key refuses a stored one: `_insert_new_before_lock`.
         driver = conn.connection.driver_connection
         assert driver is not None
         with driver.cursor() as copying, copying.copy(
