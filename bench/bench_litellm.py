@@ -19,7 +19,7 @@ With no upstream latency the proxy saturates its core, so the run measures throu
 any CPU added per call shows in p50 as queueing (32 clients times the cost). With the upstream
 answering after `--upstream-latency-ms` (an LLM's time for a short answer, e.g. 1000) the
 proxy has headroom and the added p50 is the latency the plugin adds to a call; the clients
-then start spread over one call's time and pause 0–1/5 of it between calls (not timed), as
+then start spread over one call's time and pause up to a fifth of it between calls (not timed), as
 independent callers do, so that a stall does not leave them arriving in step. `--together`
 drives a baseline and the billed proxy at the same time, each with its own clients, so that
 whatever slows the machine in a window slows both. Throughput is the median of the rounds;
