@@ -75,6 +75,7 @@ def _waiting_on_account_lock(url: str, count: int) -> bool:
             with engine.connect() as conn:
                 waiting = conn.execute(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() "  # not another test worker's database
                     "AND query LIKE '%FROM accounts WHERE id = %FOR NO KEY UPDATE'")).scalar()
             if waiting == count:
                 return True
