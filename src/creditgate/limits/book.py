@@ -84,7 +84,7 @@ class Book:
         return book
 
     def write(self, conn: Connection, listeners: Sequence[UsageListener]) -> None:
-        queries.insert_authorizations(conn, self.account_id, self.new_holds)
+        queries.INSERT_AUTHORIZATION.run_many(conn, self.new_holds)
         queries.FINISH_AUTHORIZATION.run_many(conn, [
             {"account_id": self.account_id, "id": hold_id, "status": row["status"],
              "captured_microcents": row["captured_microcents"],

@@ -6,12 +6,12 @@ The tables they name are declared in `tables.py`, and the spend buckets they sum
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection
 
-from creditgate.kernel.sql import Sql, account_rows_with_ids, cursor
+from creditgate.kernel.sql import Sql, account_rows_with_ids
 from creditgate.usage.tables import spend_days, spend_hours, usage_minutes
 
 AUTH_COLUMNS = ("account_id", "id", "amount_microcents", "provider", "model", "status",
@@ -20,25 +20,6 @@ AUTH_COLUMNS = ("account_id", "id", "amount_microcents", "provider", "model", "s
 INSERT_AUTHORIZATION = Sql(
     f"INSERT INTO authorizations ({', '.join(AUTH_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in AUTH_COLUMNS)})")
-# PostgreSQL: the batch's new holds in one statement, one array per column. A row per statement
-# costs PostgreSQL a parse, bind and execute each and psycopg a pipelined round each (~45 % of
-# a decision batch's client CPU in cProfile, 16 holds a batch).
-_INSERT_AUTHORIZATIONS_UNNEST = (
-    f"INSERT INTO authorizations ({', '.join(AUTH_COLUMNS)}) SELECT %s, * FROM unnest("
-    "%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], "
-    "%s::bigint[], %s::bigint[])")
-
-
-def insert_authorizations(conn: Connection, account_id: str,
-                          rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert the account's new holds (rows of AUTH_COLUMNS)."""
-    if conn.dialect.name != "postgresql" or len(rows) < 2:
-        INSERT_AUTHORIZATION.run_many(conn, rows)
-        return
-    columns = [[row[name] for row in rows] for name in AUTH_COLUMNS[1:]]
-    cursor(conn).execute(_INSERT_AUTHORIZATIONS_UNNEST, (account_id, *columns))
-
-
 FINISH_AUTHORIZATION = Sql(
     "UPDATE authorizations SET status = :status, captured_microcents = :captured_microcents, "
     "finished_ms = :finished_ms WHERE account_id = :account_id AND id = :id")
