@@ -163,7 +163,10 @@ def main() -> None:
         time.sleep(2)  # captures run after the answers
         db = Path(creditgate.env["CREDITGATE_DATABASE_URL"].removeprefix("sqlite:///"))
         ledger = check_ledger(db, creditgate.account_id)
-        report_pairs(pairs, ledger) if args.together else report(results, ledger)
+        if args.together:
+            report_pairs(pairs, ledger)
+        else:
+            report(results, ledger)
     finally:
         for proc in procs:
             proc.stop()

@@ -103,13 +103,15 @@ def test_postgres_batches_copy_their_events_while_another_holds_the_account(
         # lock is the unit of work's next statement after the COPY.
         assert _waiting_on_account_lock(db_url, 2)
         # A third connection that inserts one of their ids waits for its batch to end.
-        with create_engine(db_url).connect() as other:
+        third = create_engine(db_url)
+        with third.connect() as other:
             other.execute(text("SET lock_timeout = '200ms'"))
             with pytest.raises(Exception, match="lock timeout"):
                 other.execute(text(
                     "INSERT INTO usage_events (account_id, event_id, timestamp_ms, "
                     "cost_microcents, received_ms) VALUES (:a, 'ev-7', 0, 0, 0)"),
                     {"a": account.id})
+        third.dispose()
     finally:
         holder.rollback()
         holder.close()

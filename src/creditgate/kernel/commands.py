@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from creditgate.kernel.runtime import Runtime
+from creditgate.kernel.sql import sqlstate
 from creditgate.settings import SettingsError
 
 JSON_META = "creditgate.json"
@@ -128,7 +129,7 @@ def _is_driver_error(exc: BaseException) -> bool:
 def _database_message(orig: BaseException, where: str, *, invalidated: bool) -> str:
     text = str(orig).strip()
     first = text.splitlines()[0] if text else type(orig).__name__
-    state = getattr(orig, "sqlstate", None)
+    state = sqlstate(orig)
     if state in _NOT_MIGRATED_STATES or any(words in text for words in _NOT_MIGRATED):
         return (f"the database {where} is not migrated ({first}); "
                 "run `creditgate migrate` first")

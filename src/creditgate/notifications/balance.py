@@ -57,7 +57,7 @@ def alert_row(conn: Connection, account_id: str, now_ms: int) -> Alert:
 
 def threshold_cents(row: Alert, default_cents: int) -> int:
     value = row.low_threshold_cents
-    return default_cents if value is None else int(value)
+    return default_cents if value is None else value
 
 
 def check_balance(conn: Connection, account_id: str, balance_microcents: int, now_ms: int, *,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -99,7 +100,7 @@ def _insert_new_before_lock(conn: Connection, account_id: str, events: Sequence[
     instead of each holding one the other needs; no event of a batch is inserted under the
     account lock, so no batch waits for a row while holding the lock another batch waits for."""
     unique = _first_of_each_id(events)
-    ordered = sorted(unique.values(), key=_event_id)
+    ordered = sorted(unique.values(), key=attrgetter("id"))
     raw = cursor(conn)
     raw.execute("SAVEPOINT new_events")
     try:
@@ -134,12 +135,8 @@ _INSERT_SKIPPING_STORED = (
     " ON CONFLICT (account_id, event_id) DO NOTHING RETURNING event_id")
 
 
-def _event_id(event: UsageEvent) -> str:
-    return event.id
-
-
 def _first_of_each_id(events: Sequence[UsageEvent]) -> dict[str, UsageEvent]:
-    ids = [event[0] for event in events]
+    ids = [event.id for event in events]
     if len(set(ids)) == len(ids):  # the common case, checked at C speed
         return dict(zip(ids, events, strict=True))
     unique: dict[str, UsageEvent] = {}
